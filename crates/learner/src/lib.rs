@@ -1,0 +1,2 @@
+//! learner
+pub mod report;

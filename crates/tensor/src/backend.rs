@@ -1,0 +1,72 @@
+//! The backend trait: every kernel a device must provide, grouped by op family.
+//!
+//! Each family's trait is declared beside its public `Tensor` methods in `ops/<family>/mod.rs`
+//! and implemented per device in `ops/<family>/cpu.rs` (and `cuda.rs`). Callers never see the
+//! backend: `Tensor` methods validate their arguments, then dispatch once per call.
+
+use crate::ops::conv::ConvOps;
+use crate::ops::elementwise::ElementwiseOps;
+use crate::ops::layout::LayoutOps;
+use crate::ops::loss::LossOps;
+use crate::ops::matmul::MatmulOps;
+use crate::ops::norm::NormOps;
+use crate::ops::reduce::ReduceOps;
+use crate::ops::update::UpdateOps;
+use crate::storage::{CpuStorage, Storage};
+use crate::{DType, Device, Result, TensorError};
+
+/// Memory management a device provides: creation, host transfer, casts.
+pub trait MemoryOps {
+    /// The device this backend computes on.
+    fn device(&self) -> Device;
+    /// `len` copies of `value`.
+    fn full(&self, len: usize, value: f64, dtype: DType) -> Result<Storage>;
+    /// Copies host data onto this device.
+    fn from_host(&self, host: CpuStorage) -> Result<Storage>;
+    /// Copies this device's data to the host.
+    fn to_host(&self, storage: &Storage) -> Result<CpuStorage>;
+    /// Converts the element type.
+    fn cast(&self, storage: &Storage, dtype: DType) -> Result<Storage>;
+}
+
+/// Everything a device must implement.
+pub trait Backend:
+    MemoryOps
+    + ElementwiseOps
+    + ReduceOps
+    + LayoutOps
+    + MatmulOps
+    + ConvOps
+    + LossOps
+    + UpdateOps
+    + NormOps
+    + Send
+    + Sync
+{
+}
+
+impl<T> Backend for T where
+    T: MemoryOps
+        + ElementwiseOps
+        + ReduceOps
+        + LayoutOps
+        + MatmulOps
+        + ConvOps
+        + LossOps
+        + UpdateOps
+        + NormOps
+        + Send
+        + Sync
+{
+}
+
+/// The backend for a device, or a typed error when the device is not available.
+pub fn backend_for(device: Device) -> Result<&'static dyn Backend> {
+    match device {
+        Device::Cpu => Ok(&crate::cpu::CpuBackend),
+        Device::Cuda(_) => Err(TensorError::DeviceUnavailable {
+            device,
+            reason: "this build has no CUDA backend".to_string(),
+        }),
+    }
+}

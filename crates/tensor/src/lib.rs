@@ -1,0 +1,33 @@
+//! # tensor
+//!
+//! Tensors of `f32` or `f64` on the CPU (ndarray + rayon kernels) or, through the same
+//! [`Backend`] trait, on a GPU. A [`Tensor`] is a cheap handle (shared storage plus shape)
+//! that is not generic over its device: the device is chosen at run time, every op checks
+//! its arguments and returns a typed [`TensorError`], then dispatches once to the backend of
+//! the tensors' device.
+//!
+//! Op families live in `ops/<family>/` with their backend trait, their public methods and
+//! their kernels per device side by side.
+
+mod backend;
+mod cpu;
+mod device;
+mod dtype;
+mod error;
+pub mod ops;
+mod random;
+pub mod shape;
+mod storage;
+mod tensor;
+
+pub use backend::{backend_for, Backend, MemoryOps};
+pub use cpu::CpuBackend;
+pub use device::{Device, ParseDeviceError};
+pub use dtype::{CpuFloat, DType};
+pub use error::{Result, TensorError};
+pub use ops::conv::Conv2dGeometry;
+pub use ops::elementwise::{BinaryOp, UnaryOp};
+pub use ops::matmul::MatmulDims;
+pub use ops::reduce::ReduceOp;
+pub use storage::{CpuStorage, Element, Storage};
+pub use tensor::Tensor;
