@@ -1,0 +1,158 @@
+//! Where the data comes from: the bundled sample or a directory, and how that is chosen.
+//!
+//! Resolution order: an explicit `--data` value, else `$MNIST_DIR`, else `data/mnist` in the
+//! workspace root. The value `sample` (exactly) selects the bundled sample; write `./sample`
+//! for a directory of that name.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::load::{load_dir, load_stored, Loaded};
+use crate::sample;
+use crate::spec::FileSpecs;
+
+/// Environment variable naming the data directory.
+pub const ENV_VAR: &str = "MNIST_DIR";
+
+/// The `--data` / `$MNIST_DIR` value that selects the bundled sample.
+pub const SAMPLE_KEYWORD: &str = "sample";
+
+/// The workspace root, as seen when this crate was compiled.
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest)
+        .to_path_buf()
+}
+
+/// The default data directory: `data/mnist` under the workspace root (git-ignored).
+pub fn default_data_dir() -> PathBuf {
+    workspace_root().join("data").join("mnist")
+}
+
+/// The project's read-only copy of the real files, `../shared/data/mnist` from the
+/// workspace root. It may not exist; callers check.
+pub fn shared_data_dir() -> PathBuf {
+    let root = workspace_root();
+    root.parent()
+        .unwrap_or(&root)
+        .join("shared")
+        .join("data")
+        .join("mnist")
+}
+
+/// A place to read the four MNIST files from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataSource {
+    /// The small real sample compiled into this crate (see [`crate::sample`]).
+    Sample,
+    /// A directory holding the four files, gzip or raw.
+    Dir(PathBuf),
+}
+
+impl DataSource {
+    /// Resolves `--data` against `$MNIST_DIR` and the default directory.
+    pub fn resolve(arg: Option<&OsStr>) -> Self {
+        Self::resolve_from(arg, std::env::var_os(ENV_VAR), default_data_dir())
+    }
+
+    /// [`DataSource::resolve`] with the environment and default given explicitly.
+    pub fn resolve_from(arg: Option<&OsStr>, env: Option<OsString>, default: PathBuf) -> Self {
+        match (arg, env) {
+            (Some(value), _) => Self::parse(value),
+            (None, Some(value)) if !value.is_empty() => Self::parse(&value),
+            _ => DataSource::Dir(default),
+        }
+    }
+
+    /// `sample` selects the sample; anything else is a directory.
+    pub fn parse(value: &OsStr) -> Self {
+        if value == SAMPLE_KEYWORD {
+            DataSource::Sample
+        } else {
+            DataSource::Dir(PathBuf::from(value))
+        }
+    }
+
+    /// The checksums this source's files must match.
+    pub fn specs(&self) -> FileSpecs {
+        match self {
+            DataSource::Sample => sample::sample_specs(),
+            DataSource::Dir(_) => FileSpecs::official(),
+        }
+    }
+
+    /// Reads, validates and verifies the four files.
+    pub fn load(&self) -> Result<Loaded> {
+        match self {
+            DataSource::Sample => load_stored(sample::sample_files(), &self.specs()),
+            DataSource::Dir(dir) => load_dir(dir, &self.specs()),
+        }
+    }
+}
+
+impl fmt::Display for DataSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSource::Sample => write!(f, "bundled sample ({})", sample::sample_dir().display()),
+            DataSource::Dir(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_order() {
+        let default = PathBuf::from("/default");
+        let arg = OsStr::new("/from/arg");
+        let env = || Some(OsString::from("/from/env"));
+        assert_eq!(
+            DataSource::resolve_from(Some(arg), env(), default.clone()),
+            DataSource::Dir("/from/arg".into())
+        );
+        assert_eq!(
+            DataSource::resolve_from(None, env(), default.clone()),
+            DataSource::Dir("/from/env".into())
+        );
+        assert_eq!(
+            DataSource::resolve_from(None, Some(OsString::new()), default.clone()),
+            DataSource::Dir(default.clone())
+        );
+        assert_eq!(
+            DataSource::resolve_from(None, None, default.clone()),
+            DataSource::Dir(default)
+        );
+    }
+
+    #[test]
+    fn sample_keyword() {
+        let d = PathBuf::from("/d");
+        assert_eq!(
+            DataSource::resolve_from(Some(OsStr::new("sample")), None, d.clone()),
+            DataSource::Sample
+        );
+        assert_eq!(
+            DataSource::resolve_from(None, Some("sample".into()), d.clone()),
+            DataSource::Sample
+        );
+        assert_eq!(
+            DataSource::resolve_from(Some(OsStr::new("./sample")), None, d),
+            DataSource::Dir("./sample".into())
+        );
+    }
+
+    #[test]
+    fn workspace_paths() {
+        let root = workspace_root();
+        assert!(root.join("Cargo.toml").is_file(), "{}", root.display());
+        assert!(default_data_dir().starts_with(&root));
+        assert!(shared_data_dir().ends_with("shared/data/mnist"));
+    }
+}
