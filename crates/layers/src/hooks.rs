@@ -43,7 +43,9 @@ impl HookList {
     pub fn register(&self, hook: impl FnMut(&HookEvent<'_>) -> Result<()> + 'static) -> HookHandle {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        self.slots.borrow_mut().push((id, Rc::new(RefCell::new(hook))));
+        self.slots
+            .borrow_mut()
+            .push((id, Rc::new(RefCell::new(hook))));
         HookHandle {
             id,
             slots: Rc::downgrade(&self.slots),
@@ -66,7 +68,12 @@ impl HookList {
             return Ok(());
         }
         // Clone the list first so a hook may register or remove hooks.
-        let hooks: Vec<_> = self.slots.borrow().iter().map(|(_, h)| Rc::clone(h)).collect();
+        let hooks: Vec<_> = self
+            .slots
+            .borrow()
+            .iter()
+            .map(|(_, h)| Rc::clone(h))
+            .collect();
         for h in hooks {
             (h.borrow_mut())(event)?;
         }

@@ -5,10 +5,11 @@
 //! Plain struct fields that are neither parameters nor buffers are neither saved nor
 //! optimised: this is the seed's `register_buffer` lesson expressed in types.
 
+use std::any::Any;
 use std::cell::Cell;
 
 use autograd::Var;
-use tensor::{Device, Result};
+use tensor::{DType, Device, Result, Tensor};
 
 use crate::hooks::{HookEvent, HookList};
 
@@ -76,6 +77,23 @@ pub trait Module {
         self.type_name().to_string()
     }
 
+    /// The concrete module for downcasting (`m.as_any()?.downcast_ref::<Conv2d>()`), used by
+    /// tree walks that treat some layer types specially, such as `init_cnn`. Modules that
+    /// want to be found this way return `Some(self)`; the default is `None`.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
+
+    /// Whether the buffer `name` (a local name, as listed by [`Module::local_buffers`]) holds
+    /// an integer that checkpoints store as `int64`. Values stay floats in memory; only the
+    /// file encoding changes, so that PyTorch reads the tensor with its own dtype.
+    ///
+    /// The default follows PyTorch's convention: `num_batches_tracked` (the one integer
+    /// buffer of `torch.nn`'s standard layers) is an integer, everything else a float.
+    fn int64_buffer(&self, name: &str) -> bool {
+        name == "num_batches_tracked"
+    }
+
     /// Runs `forward`, then every forward hook with the input and output.
     fn call(&self, x: &Var) -> Result<Var> {
         let y = self.forward(x)?;
@@ -137,7 +155,10 @@ pub trait ModuleExt: Module {
 
     /// The parameters (shared handles: updating them updates the module).
     fn parameters(&self) -> Vec<Var> {
-        self.named_parameters().into_iter().map(|(_, v)| v).collect()
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
     }
 
     /// Every module of the tree with its dotted path (`""` for the root), pre-order.
@@ -147,13 +168,25 @@ pub trait ModuleExt: Module {
         out
     }
 
-    /// Moves every parameter and buffer to `device` in place.
+    /// Moves every parameter and buffer to `device` in place. All or nothing: every tensor
+    /// is copied first, and the module is only changed when every copy succeeded (so an
+    /// unavailable device leaves the module untouched).
     fn to_device(&self, device: Device) -> Result<()> {
-        for (_, v) in self.named_parameters().into_iter().chain(self.named_buffers()) {
-            let moved = v.value().to_device(device)?;
-            v.set_value(moved);
-        }
-        Ok(())
+        replace_all(self.as_dyn(), |t| t.to_device(device))
+    }
+
+    /// Converts every parameter and buffer to `dtype` in place (PyTorch's `.double()` and
+    /// `.float()`), all or nothing like [`ModuleExt::to_device`].
+    fn to_dtype(&self, dtype: DType) -> Result<()> {
+        replace_all(self.as_dyn(), |t| t.to_dtype(dtype))
+    }
+
+    /// Total number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.parameters()
+            .iter()
+            .map(|p| p.value_ref().numel())
+            .sum()
     }
 
     /// Clears every parameter's gradient.
@@ -179,7 +212,25 @@ impl ModuleExt for dyn Module + '_ {
     }
 }
 
-fn join(prefix: &str, name: &str) -> String {
+/// Computes a new value for every parameter and buffer, then installs them all.
+fn replace_all(m: &dyn Module, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<()> {
+    let slots: Vec<(String, Var)> = m
+        .named_parameters()
+        .into_iter()
+        .chain(m.named_buffers())
+        .collect();
+    let mut fresh = Vec::with_capacity(slots.len());
+    for (_, v) in &slots {
+        fresh.push(f(&v.value_ref())?);
+    }
+    for ((_, v), t) in slots.iter().zip(fresh) {
+        v.set_value(t);
+    }
+    Ok(())
+}
+
+/// `prefix.name`, or `name` at the root.
+pub(crate) fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
         name.to_string()
     } else {

@@ -1,0 +1,116 @@
+//! [`Sequential`]: a chain of modules, `y = f_k(... f_1(f_0(x)))`, each child run through
+//! [`Module::call`] so its hooks fire. Children are named `"0"`, `"1"`, ... so parameter
+//! names follow PyTorch's `nn.Sequential` (`0.2.running_mean`).
+
+use std::any::Any;
+
+use autograd::Var;
+use tensor::Result;
+
+use crate::hooks::HookList;
+use crate::module::{Module, TrainFlag};
+
+/// Modules applied in order. An empty `Sequential` is the identity.
+#[derive(Default)]
+pub struct Sequential {
+    layers: Vec<Box<dyn Module>>,
+    flag: TrainFlag,
+    hooks: HookList,
+}
+
+impl std::fmt::Debug for Sequential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.layers.iter().map(|l| l.describe()))
+            .finish()
+    }
+}
+
+impl Sequential {
+    /// An empty chain.
+    pub fn new() -> Self {
+        Sequential::default()
+    }
+
+    /// A chain of the given modules, in order.
+    pub fn from_layers(layers: Vec<Box<dyn Module>>) -> Self {
+        Sequential {
+            layers,
+            ..Sequential::default()
+        }
+    }
+
+    /// Appends a module (named by its index).
+    pub fn push(&mut self, layer: impl Module + 'static) {
+        self.layers.push(Box::new(layer));
+    }
+
+    /// Appends an already boxed module.
+    pub fn push_boxed(&mut self, layer: Box<dyn Module>) {
+        self.layers.push(layer);
+    }
+
+    /// Builder form of [`Sequential::push`].
+    pub fn with(mut self, layer: impl Module + 'static) -> Self {
+        self.push(layer);
+        self
+    }
+
+    /// Number of children.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// True without children.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The `i`-th child.
+    pub fn get(&self, i: usize) -> Option<&dyn Module> {
+        self.layers.get(i).map(|l| l.as_ref())
+    }
+
+    /// The children in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
+        self.layers.iter().map(|l| l.as_ref())
+    }
+}
+
+impl Module for Sequential {
+    fn type_name(&self) -> &'static str {
+        "Sequential"
+    }
+
+    fn forward(&self, x: &Var) -> Result<Var> {
+        let mut y = x.clone();
+        for layer in &self.layers {
+            y = layer.call(&y)?;
+        }
+        Ok(y)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i.to_string(), l.as_ref()))
+            .collect()
+    }
+
+    fn train_flag(&self) -> &TrainFlag {
+        &self.flag
+    }
+
+    fn hooks(&self) -> &HookList {
+        &self.hooks
+    }
+
+    fn describe(&self) -> String {
+        format!("Sequential({} layers)", self.layers.len())
+    }
+
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}

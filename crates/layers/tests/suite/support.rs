@@ -1,0 +1,138 @@
+//! Shared helpers: a seeded generator, tensor builders, and a test-only norm module with
+//! PyTorch `BatchNorm2d`'s tensor names (the real norms live in the `norms` crate).
+
+use autograd::Var;
+use layers::{HookList, Module, Named, NormFactory, TrainFlag};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tensor::{DType, Device, Result, Tensor};
+
+pub const NFS: [usize; 5] = [8, 16, 32, 64, 64];
+
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+pub fn randn(shape: &[usize], dtype: DType, seed: u64) -> Tensor {
+    Tensor::randn(shape, 0.0, 1.0, dtype, Device::Cpu, &mut rng(seed)).unwrap()
+}
+
+pub fn f64_tensor(data: Vec<f64>, shape: &[usize]) -> Tensor {
+    Tensor::from_vec(data, shape, Device::Cpu).unwrap()
+}
+
+/// A norm with `BatchNorm2d`'s tensors: parameters `weight` (1s) and `bias` (0s); buffers
+/// `running_mean` (0s), `running_var` (1s) and `num_batches_tracked` (a scalar 0).
+/// Its forward pass always uses the running statistics,
+/// `y = (x - running_mean) / sqrt(running_var + 1e-5) * weight + bias` per channel, and in
+/// training mode counts the batch in `num_batches_tracked`.
+#[derive(Debug)]
+pub struct TestNorm {
+    pub weight: Var,
+    pub bias: Var,
+    pub running_mean: Var,
+    pub running_var: Var,
+    pub num_batches_tracked: Var,
+    flag: TrainFlag,
+    hooks: HookList,
+}
+
+impl TestNorm {
+    pub fn new(nf: usize) -> Result<Self> {
+        let f = |v: f64, shape: &[usize]| Tensor::full(shape, v, DType::F32, Device::Cpu);
+        Ok(TestNorm {
+            weight: Var::parameter(f(1.0, &[nf])?),
+            bias: Var::parameter(f(0.0, &[nf])?),
+            running_mean: Var::constant(f(0.0, &[nf])?),
+            running_var: Var::constant(f(1.0, &[nf])?),
+            num_batches_tracked: Var::constant(f(0.0, &[])?),
+            flag: TrainFlag::default(),
+            hooks: HookList::default(),
+        })
+    }
+}
+
+impl Module for TestNorm {
+    fn type_name(&self) -> &'static str {
+        "TestNorm"
+    }
+
+    fn forward(&self, x: &Var) -> Result<Var> {
+        if self.is_training() {
+            self.num_batches_tracked
+                .update_value(|t| t.add_scalar(1.0).map(|n| *t = n))?;
+        }
+        let c = self.weight.shape()[0];
+        let per_channel = |v: &Var| v.reshape(&[1, c, 1, 1]);
+        let scale = per_channel(&self.running_var)?
+            .add_scalar(1e-5)?
+            .rsqrt()?
+            .mul(&per_channel(&self.weight)?)?;
+        x.sub(&per_channel(&self.running_mean)?)?
+            .mul(&scale)?
+            .add(&per_channel(&self.bias)?)
+    }
+
+    fn local_parameters(&self) -> Vec<Named<'_>> {
+        vec![("weight", &self.weight), ("bias", &self.bias)]
+    }
+
+    fn local_buffers(&self) -> Vec<Named<'_>> {
+        vec![
+            ("running_mean", &self.running_mean),
+            ("running_var", &self.running_var),
+            ("num_batches_tracked", &self.num_batches_tracked),
+        ]
+    }
+
+    fn train_flag(&self) -> &TrainFlag {
+        &self.flag
+    }
+
+    fn hooks(&self) -> &HookList {
+        &self.hooks
+    }
+}
+
+pub fn test_norm() -> NormFactory {
+    NormFactory::new(|nf| Ok(Box::new(TestNorm::new(nf)?) as Box<dyn Module>))
+}
+
+/// The lesson's model with the test norm in place of `BatchNorm2d`.
+pub fn bn_model(seed: u64) -> layers::Sequential {
+    layers::get_cnn_model(&NFS, &test_norm(), &mut rng(seed)).unwrap()
+}
+
+/// The lesson's model without norms.
+pub fn plain_model(seed: u64) -> layers::Sequential {
+    layers::get_cnn_model(&NFS, &NormFactory::none(), &mut rng(seed)).unwrap()
+}
+
+/// Gives every tensor of `model` distinct values (counters get whole numbers).
+pub fn scramble(model: &dyn Module, seed: u64) {
+    use layers::ModuleExt;
+    let mut r = rng(seed);
+    for (name, v) in model
+        .named_parameters()
+        .into_iter()
+        .chain(model.named_buffers())
+    {
+        let t = v.value();
+        let fresh = if name.ends_with("num_batches_tracked") {
+            Tensor::full(&[], 469.0, t.dtype(), t.device()).unwrap()
+        } else {
+            Tensor::randn(t.shape(), 0.0, 1.0, t.dtype(), t.device(), &mut r).unwrap()
+        };
+        v.set_value(fresh);
+    }
+}
+
+/// Bit-exact equality of two state dicts (names, order, shapes, dtypes, values).
+pub fn assert_state_eq(a: &layers::StateDict, b: &layers::StateDict) {
+    let na: Vec<_> = a.names().collect();
+    let nb: Vec<_> = b.names().collect();
+    assert_eq!(na, nb);
+    for (n, t) in a.iter() {
+        assert!(t.bit_eq(b.get(n).unwrap()), "{n} differs");
+    }
+}
