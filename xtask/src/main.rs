@@ -1,1 +1,112 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <command>` (an alias for
+//! `cargo run --release --package xtask --`).
+//!
+//! Each command group lives in its own `cmd_*` module; to add one, add a variant to
+//! [`Command`] and a line to [`run`].
+
+mod bench_timer;
+mod cmd_bench;
+mod cmd_data;
+mod cmd_lesson;
+mod cmd_train;
+mod lesson_table;
+mod session;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// What a command returns: any error is printed as one line and exits non-zero.
+pub type CmdResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Project tasks for the MNIST BatchNorm lesson.
+#[derive(Debug, Parser)]
+#[command(name = "xtask", about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The available commands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fetch and verify the four MNIST files (local mirror first, then the public mirrors).
+    Download(cmd_data::DataArgs),
+    /// Check the data's files and print each split's size and pixel statistics.
+    DataInfo(cmd_data::DataArgs),
+    /// Rebuild the bundled sample (crates/mnist-data/sample) from the real files.
+    MakeSample(cmd_data::MakeSampleArgs),
+    /// Train the lesson's CNN and write a report (metrics.jsonl, plots, checkpoint).
+    Train(cmd_train::TrainArgs),
+    /// Run the lesson's table of runs and write docs/results.md.
+    Lesson(cmd_lesson::LessonArgs),
+    /// Seconds per training epoch beside PyTorch's figures.
+    Bench(cmd_bench::BenchArgs),
+}
+
+/// Runs one command.
+fn run(command: Command) -> CmdResult {
+    match command {
+        Command::Download(args) => cmd_data::download(&args),
+        Command::DataInfo(args) => cmd_data::data_info(&args),
+        Command::MakeSample(args) => cmd_data::make_sample(&args),
+        Command::Train(args) => cmd_train::train(&args),
+        Command::Lesson(args) => cmd_lesson::lesson(&args),
+        Command::Bench(args) => cmd_bench::bench(&args),
+    }
+}
+
+/// Parses the command line. `--help` and `--version` print as usual; a usage error (an
+/// unknown flag, a value that does not parse) is reported as its one first line, with
+/// clap's exit status 2, so that every failure is a single line on stderr.
+fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        if !e.use_stderr() {
+            e.exit();
+        }
+        let text = e.to_string();
+        let first = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("error: invalid arguments");
+        eprintln!("{first}");
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let message = error.to_string().replace(['\n', '\r'], " ");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn data_commands_parse() {
+        let cli = Cli::try_parse_from(["xtask", "data-info", "--data", "sample"]).unwrap();
+        assert!(
+            matches!(&cli.command, Command::DataInfo(a) if a.data.as_deref() == Some("sample".as_ref()))
+        );
+        let cli = Cli::try_parse_from(["xtask", "download"]).unwrap();
+        assert!(matches!(&cli.command, Command::Download(a) if a.data.is_none()));
+        assert!(Cli::try_parse_from(["xtask", "no-such-command"]).is_err());
+    }
+}

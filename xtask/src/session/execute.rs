@@ -1,0 +1,172 @@
+//! Running one session: data, model, learner, the lesson's callbacks, reports.
+
+use std::error::Error;
+use std::fs;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use layers::ModuleExt;
+use learner::callbacks::{
+    accuracy, lr_find, mnist_view, ActivationStats, AvgStats, BatchTransformX, CheckpointSaver,
+    DeviceCallback, Diagnosis, EpochStats, HistSpec, LrFindResult, LrFinder, MetricsLogger,
+    NonFiniteGuard, ParamScheduler, Progress, Recorder,
+};
+use learner::checkpoint::{checkpoint_dir, load_checkpoint, write_atomic};
+use learner::data::mnist_bunch;
+use learner::{Callback, FitOutcome, Learner, LearnerError, Runner};
+use mnist_data::MnistSplits;
+use schedule::Schedule;
+
+use crate::session::{build_model, check_device, LrChoice, RunConfig};
+
+/// What a session produced.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Per-epoch averages (only the epochs this process ran).
+    pub epochs: Vec<EpochStats>,
+    /// Completed or cancelled.
+    pub outcome: FitOutcome,
+    /// The first NaN/infinity found, if any.
+    pub diagnosis: Option<Diagnosis>,
+    /// Files written into the report directory.
+    pub files: Vec<PathBuf>,
+    /// Wall-clock seconds of `fit`.
+    pub seconds: f64,
+    /// Training batches per epoch.
+    pub steps_per_epoch: usize,
+}
+
+/// A learner for `cfg` on `splits`, on `cfg.device`, with its initial learning rate.
+pub fn make_learner(cfg: &RunConfig, splits: &MnistSplits) -> Result<Learner, Box<dyn Error>> {
+    cfg.validate()?;
+    check_device(cfg.device)?;
+    let mut data = mnist_bunch(splits, cfg.bs, cfg.seed, cfg.device)?;
+    data.train = data.train.with_max_batches(cfg.max_steps)?;
+    let model = build_model(cfg.norm, cfg.seed)?;
+    model.to_device(cfg.device)?;
+    let lr = match &cfg.lr {
+        LrChoice::Const(lr) => *lr,
+        LrChoice::Sched(s) => s.at(0.0),
+    };
+    Ok(Learner::new(model, data, lr)?)
+}
+
+/// Trains as `cfg` says and writes the report (metrics.jsonl, loss/lr plot, activation plots
+/// with `stats`, checkpoints) into `cfg.out`.
+pub fn execute(cfg: &RunConfig, splits: &MnistSplits) -> Result<RunResult, Box<dyn Error>> {
+    let mut learn = make_learner(cfg, splits)?;
+    let steps_per_epoch = learn.data.train.len();
+    let mut cbs: Vec<Box<dyn Callback>> = vec![
+        Box::new(DeviceCallback::new(cfg.device)),
+        Box::new(Recorder::new()),
+        Box::new(AvgStats::new(vec![accuracy()]).printing(cfg.print)),
+        Box::new(BatchTransformX::new(mnist_view())),
+        Box::new(NonFiniteGuard::for_device(cfg.guard, cfg.device)),
+    ];
+    if cfg.progress {
+        cbs.push(Box::new(Progress::auto()));
+    }
+    if let LrChoice::Sched(s) = &cfg.lr {
+        cbs.push(Box::new(ParamScheduler::new("lr", Box::new(s.clone()))));
+    }
+    if cfg.stats {
+        cbs.push(Box::new(ActivationStats::new(HistSpec::LESSON)));
+    }
+    let (start, n_iter) = match &cfg.resume {
+        Some(dir) => {
+            let state = load_checkpoint(dir, learn.model.as_ref(), &mut learn.opt)?;
+            if state.config != cfg.identity() {
+                return Err(LearnerError::Checkpoint {
+                    path: dir.clone(),
+                    reason: format!(
+                        "was saved with other settings ({}); resume with the same flags",
+                        describe(&state.config)
+                    ),
+                }
+                .into());
+            }
+            (state.epochs_done, state.n_iter)
+        }
+        None => (0, 0),
+    };
+    if let Some(out) = &cfg.out {
+        fs::create_dir_all(out).map_err(|e| LearnerError::io(out, e))?;
+        let config = serde_json::to_vec_pretty(&cfg.identity())?;
+        write_atomic(&out.join("config.json"), &config)?;
+        let metrics = out.join("metrics.jsonl");
+        cbs.push(Box::new(if cfg.resume.is_some() {
+            MetricsLogger::resume(metrics)?
+        } else {
+            MetricsLogger::create(metrics)
+        }));
+        if cfg.checkpoint {
+            cbs.push(Box::new(CheckpointSaver::new(
+                checkpoint_dir(out),
+                cfg.identity(),
+            )));
+        }
+    }
+    let mut runner = Runner::with_callbacks(cbs);
+    let t0 = Instant::now();
+    let outcome = runner.fit_from(cfg.epochs, &mut learn, start, n_iter)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let mut files = Vec::new();
+    if let Some(out) = &cfg.out {
+        files.push(out.join("config.json"));
+        if out.join("metrics.jsonl").is_file() {
+            files.push(out.join("metrics.jsonl"));
+        }
+        if let Some(rec) = runner.callback::<Recorder>() {
+            if !rec.is_empty() {
+                let path = out.join("loss_lr.png");
+                rec.plot_loss_and_lr(&path)?;
+                files.push(path);
+            }
+        }
+        if let Some(stats) = runner.callback::<ActivationStats>() {
+            files.extend(stats.write_plots(out)?);
+        }
+    }
+    Ok(RunResult {
+        epochs: runner
+            .callback::<AvgStats>()
+            .map(|a| a.history().to_vec())
+            .unwrap_or_default(),
+        outcome,
+        diagnosis: runner
+            .callback::<NonFiniteGuard>()
+            .and_then(|g| g.diagnosis().cloned()),
+        files,
+        seconds,
+        steps_per_epoch,
+    })
+}
+
+/// The lesson's LR finder on a fresh model for `cfg`; writes `lr_finder.png` into
+/// `cfg.out` when set.
+pub fn find_lr(
+    cfg: &RunConfig,
+    splits: &MnistSplits,
+) -> Result<(LrFindResult, Option<PathBuf>), Box<dyn Error>> {
+    let mut learn = make_learner(cfg, splits)?;
+    let extra: Vec<Box<dyn Callback>> = vec![
+        Box::new(DeviceCallback::new(cfg.device)),
+        Box::new(BatchTransformX::new(mnist_view())),
+    ];
+    let result = lr_find(&mut learn, LrFinder::lesson(), extra)?;
+    let mut plot = None;
+    if let Some(out) = &cfg.out {
+        fs::create_dir_all(out).map_err(|e| LearnerError::io(out, e))?;
+        let path = out.join("lr_finder.png");
+        learner::report::plot_lr_finder(&path, &result.lrs, &result.losses)?;
+        plot = Some(path);
+    }
+    Ok((result, plot))
+}
+
+fn describe(m: &std::collections::BTreeMap<String, String>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

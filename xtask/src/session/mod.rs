@@ -1,0 +1,15 @@
+//! One training session, shared by `train`, `lesson` and `bench`: settings
+//! ([`RunConfig`]), data loading ([`load_splits`]), building the lesson's model
+//! ([`build_model`]) and running it with the lesson's callbacks ([`execute`]).
+
+mod config;
+mod data;
+mod execute;
+mod model;
+mod timestamp;
+
+pub use config::{LrChoice, NormChoice, RunConfig};
+pub use data::{check_device, load_splits};
+pub use execute::{execute, find_lr, make_learner, RunResult};
+pub use model::build_model;
+pub use timestamp::utc_stamp;

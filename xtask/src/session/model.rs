@@ -1,0 +1,23 @@
+//! The lesson's CNN with the chosen norm, initialised as the lesson does.
+
+use layers::{get_cnn_model, init_cnn, Module, NormFactory};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::session::NormChoice;
+
+/// The lesson's layer widths.
+pub const NFS: [usize; 5] = [8, 16, 32, 64, 64];
+
+/// `get_cnn_model(nfs, norm)` followed by `init_cnn` (Kaiming normal, a = 0.1), all drawn
+/// from one generator seeded with `seed`.
+pub fn build_model(norm: NormChoice, seed: u64) -> tensor::Result<Box<dyn Module>> {
+    let factory = match norm.0 {
+        None => NormFactory::none(),
+        Some(kind) => kind.factory(),
+    };
+    let mut rng = StdRng::seed_from_u64(seed);
+    let model = get_cnn_model(&NFS, &factory, &mut rng)?;
+    init_cnn(&model, &mut rng)?;
+    Ok(Box::new(model))
+}
