@@ -1,0 +1,156 @@
+//! [`BatchNorm`]: the lesson's own batch normalisation.
+//!
+//! Training, per channel `c` over `(N, H, W)` (`m = N H W` values):
+//! `mu_c = mean x`, `v_c = sum (x - mu_c)^2 / (m - 1)` (*unbiased*, `torch.var`'s default),
+//! both computed without gradient; `y = (x - mu_c) / sqrt(v_c + eps) * mults_c + adds_c`;
+//! then `means = lerp(means, mu, mom)`, `vars = lerp(vars, v, mom)`.
+//! Eval: the same with `means`, `vars` in place of `mu`, `v`.
+//!
+//! Backward: the statistics are constants, so with `r = 1/sqrt(v + eps)`
+//! `dx = dy mults r` (no terms through `mu`, `v`), `dmults_c = sum dy (x - mu) r`,
+//! `dadds_c = sum dy`.
+
+use std::any::Any;
+
+use autograd::Var;
+use layers::{HookList, Module, Named, TrainFlag};
+use tensor::{NormLayout, Result, Variance};
+
+use crate::config::{channel_shape, check_channels, check_input, filled};
+use crate::fused::{normalize_batch, normalize_with, StatFlow};
+use crate::{NormConfig, NormError};
+
+/// The lesson's BatchNorm. Parameters `mults` (1) and `adds` (0), buffers `vars` (1) and
+/// `means` (0), all `[1, C, 1, 1]`; `f32` on the CPU until moved.
+#[derive(Debug)]
+pub struct BatchNorm {
+    channels: usize,
+    config: NormConfig,
+    mults: Var,
+    adds: Var,
+    vars: Var,
+    means: Var,
+    flag: TrainFlag,
+    hooks: HookList,
+}
+
+impl BatchNorm {
+    /// The layer's name in errors and descriptions.
+    pub const NAME: &'static str = "BatchNorm";
+
+    /// `BatchNorm(nf)` with `mom = 0.1`, `eps = 1e-5`.
+    pub fn new(channels: usize) -> std::result::Result<Self, NormError> {
+        Self::with_config(channels, NormConfig::default())
+    }
+
+    /// `BatchNorm(nf, mom, eps)`.
+    pub fn with_config(
+        channels: usize,
+        config: NormConfig,
+    ) -> std::result::Result<Self, NormError> {
+        check_channels(Self::NAME, channels)?;
+        config.validate(Self::NAME)?;
+        let shape = channel_shape(channels);
+        Ok(BatchNorm {
+            channels,
+            config,
+            mults: Var::parameter(filled(&shape, 1.0)?),
+            adds: Var::parameter(filled(&shape, 0.0)?),
+            vars: Var::constant(filled(&shape, 1.0)?),
+            means: Var::constant(filled(&shape, 0.0)?),
+            flag: TrainFlag::default(),
+            hooks: HookList::default(),
+        })
+    }
+
+    /// `C`.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    /// eps and momentum.
+    pub fn config(&self) -> NormConfig {
+        self.config
+    }
+    /// The scale parameter `[1, C, 1, 1]`.
+    pub fn mults(&self) -> &Var {
+        &self.mults
+    }
+    /// The shift parameter `[1, C, 1, 1]`.
+    pub fn adds(&self) -> &Var {
+        &self.adds
+    }
+    /// The running means `[1, C, 1, 1]`.
+    pub fn means(&self) -> &Var {
+        &self.means
+    }
+    /// The running (unbiased) variances `[1, C, 1, 1]`.
+    pub fn vars(&self) -> &Var {
+        &self.vars
+    }
+
+    /// The forward pass with explicit scale and shift (the module's own in
+    /// [`Module::forward`]); updates the running buffers in training mode.
+    pub fn forward_with(&self, x: &Var, mults: &Var, adds: &Var) -> Result<Var> {
+        check_input(Self::NAME, x, Some(self.channels))?;
+        let NormConfig { eps, momentum } = self.config;
+        if self.is_training() {
+            let (y, stats) = normalize_batch(
+                x,
+                mults,
+                adds,
+                NormLayout::PerChannel,
+                Variance::Unbiased,
+                eps,
+                false,
+            )?;
+            let shape = channel_shape(self.channels);
+            self.means
+                .update_value(|t| t.lerp_(&stats.mean.reshape(&shape)?, momentum))?;
+            self.vars
+                .update_value(|t| t.lerp_(&stats.var.reshape(&shape)?, momentum))?;
+            Ok(y)
+        } else {
+            let invstd = self.vars.value().add_scalar(eps)?.rsqrt()?;
+            let flow = StatFlow::Detached;
+            normalize_with(
+                x,
+                mults,
+                adds,
+                NormLayout::PerChannel,
+                &self.means.value(),
+                &invstd,
+                flow,
+            )
+        }
+    }
+}
+
+impl Module for BatchNorm {
+    fn type_name(&self) -> &'static str {
+        Self::NAME
+    }
+    fn forward(&self, x: &Var) -> Result<Var> {
+        self.forward_with(x, &self.mults, &self.adds)
+    }
+    fn local_parameters(&self) -> Vec<Named<'_>> {
+        vec![("mults", &self.mults), ("adds", &self.adds)]
+    }
+    fn local_buffers(&self) -> Vec<Named<'_>> {
+        vec![("vars", &self.vars), ("means", &self.means)]
+    }
+    fn train_flag(&self) -> &TrainFlag {
+        &self.flag
+    }
+    fn hooks(&self) -> &HookList {
+        &self.hooks
+    }
+    fn describe(&self) -> String {
+        format!(
+            "BatchNorm({}, mom={}, eps={})",
+            self.channels, self.config.momentum, self.config.eps
+        )
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}

@@ -1,0 +1,130 @@
+//! [`GroupNorm`]: group normalisation with PyTorch's `nn.GroupNorm` semantics.
+//!
+//! The `C` channels are split into `G` blocks of `C/G` consecutive channels. Per sample `n`
+//! and block `b` over `(C/G, H, W)` (`m = (C/G) H W` values), the same in training and
+//! eval: `mu = mean x`, `s2 = sum (x - mu)^2 / m` (biased), `r = 1/sqrt(s2 + eps)`,
+//! `y = (x - mu) r weight_c + bias_c` (per-channel affine). `G = C` is InstanceNorm (with a
+//! biased variance), `G = 1` LayerNorm with a per-channel affine.
+//!
+//! Backward, gradient through `mu` and `s2`, with `xhat = (x - mu) r`, `g = dy weight_c`:
+//! `dx = r (g - sum(g)/m - xhat sum(g xhat)/m)` per `(n, b)`, `dweight_c = sum dy xhat`,
+//! `dbias_c = sum dy`.
+
+use std::any::Any;
+
+use autograd::Var;
+use layers::{HookList, Module, Named, TrainFlag};
+use tensor::{NormLayout, Result, Variance};
+
+use crate::config::{check_channels, check_eps, check_input, filled};
+use crate::fused::normalize_batch;
+use crate::NormError;
+
+/// PyTorch's GroupNorm: parameters `weight` (1) and `bias` (0), `[C]`; `f32` on the CPU
+/// until moved.
+#[derive(Debug)]
+pub struct GroupNorm {
+    groups: usize,
+    channels: usize,
+    eps: f64,
+    weight: Var,
+    bias: Var,
+    flag: TrainFlag,
+    hooks: HookList,
+}
+
+impl GroupNorm {
+    /// The layer's name in errors and descriptions.
+    pub const NAME: &'static str = "GroupNorm";
+    /// PyTorch's default eps.
+    pub const DEFAULT_EPS: f64 = 1e-5;
+
+    /// `nn.GroupNorm(groups, channels)` with `eps = 1e-5`; `groups` must divide `channels`.
+    pub fn new(groups: usize, channels: usize) -> std::result::Result<Self, NormError> {
+        Self::with_eps(groups, channels, Self::DEFAULT_EPS)
+    }
+
+    /// `nn.GroupNorm(groups, channels, eps)`.
+    pub fn with_eps(
+        groups: usize,
+        channels: usize,
+        eps: f64,
+    ) -> std::result::Result<Self, NormError> {
+        check_channels(Self::NAME, channels)?;
+        if groups == 0 || !channels.is_multiple_of(groups) {
+            return Err(NormError::GroupsMustDivideChannels {
+                norm: Self::NAME,
+                groups,
+                channels,
+            });
+        }
+        check_eps(Self::NAME, eps)?;
+        Ok(GroupNorm {
+            groups,
+            channels,
+            eps,
+            weight: Var::parameter(filled(&[channels], 1.0)?),
+            bias: Var::parameter(filled(&[channels], 0.0)?),
+            flag: TrainFlag::default(),
+            hooks: HookList::default(),
+        })
+    }
+
+    /// `G`.
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+    /// `C`.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    /// eps.
+    pub fn eps(&self) -> f64 {
+        self.eps
+    }
+    /// The scale parameter `[C]`.
+    pub fn weight(&self) -> &Var {
+        &self.weight
+    }
+    /// The shift parameter `[C]`.
+    pub fn bias(&self) -> &Var {
+        &self.bias
+    }
+
+    /// The forward pass with explicit scale and shift (the module's own in
+    /// [`Module::forward`]).
+    pub fn forward_with(&self, x: &Var, weight: &Var, bias: &Var) -> Result<Var> {
+        check_input(Self::NAME, x, Some(self.channels))?;
+        let layout = NormLayout::PerGroup {
+            groups: self.groups,
+        };
+        Ok(normalize_batch(x, weight, bias, layout, Variance::Biased, self.eps, true)?.0)
+    }
+}
+
+impl Module for GroupNorm {
+    fn type_name(&self) -> &'static str {
+        Self::NAME
+    }
+    fn forward(&self, x: &Var) -> Result<Var> {
+        self.forward_with(x, &self.weight, &self.bias)
+    }
+    fn local_parameters(&self) -> Vec<Named<'_>> {
+        vec![("weight", &self.weight), ("bias", &self.bias)]
+    }
+    fn train_flag(&self) -> &TrainFlag {
+        &self.flag
+    }
+    fn hooks(&self) -> &HookList {
+        &self.hooks
+    }
+    fn describe(&self) -> String {
+        format!(
+            "GroupNorm({}, {}, eps={})",
+            self.groups, self.channels, self.eps
+        )
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}

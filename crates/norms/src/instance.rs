@@ -1,0 +1,110 @@
+//! [`InstanceNorm`]: the lesson's instance normalisation.
+//!
+//! Per sample `n` and channel `c` over `(H, W)` (`m = H W` values), the same in training
+//! and eval: `mu = mean x`, `v = sum (x - mu)^2 / (m - 1)` (unbiased, as `x.var((2,3))`),
+//! `r = 1/sqrt(v + eps)`, `y = (x - mu) r mults_c + adds_c`. The lesson's eps is 1.0. On a
+//! 1x1 map `v = 0/0 = NaN` and so is every output: one reason the lesson's run is all NaN.
+//!
+//! Backward, gradient through `mu` and `v`, with `xhat = (x - mu) r`, `g = dy mults_c`:
+//! `dx = r (g - sum(g)/m - xhat sum(g xhat)/(m - 1))` per `(n, c)`,
+//! `dmults_c = sum_{n,h,w} dy xhat`, `dadds_c = sum_{n,h,w} dy`.
+
+use std::any::Any;
+
+use autograd::Var;
+use layers::{HookList, Module, Named, TrainFlag};
+use tensor::{NormLayout, Result, Variance};
+
+use crate::config::{channel_shape, check_channels, check_eps, check_input, filled};
+use crate::fused::normalize_batch;
+use crate::NormError;
+
+/// The lesson's InstanceNorm: parameters `mults` (1) and `adds` (0), `[1, C, 1, 1]`;
+/// `f32` on the CPU until moved.
+#[derive(Debug)]
+pub struct InstanceNorm {
+    channels: usize,
+    eps: f64,
+    mults: Var,
+    adds: Var,
+    flag: TrainFlag,
+    hooks: HookList,
+}
+
+impl InstanceNorm {
+    /// The layer's name in errors and descriptions.
+    pub const NAME: &'static str = "InstanceNorm";
+    /// The lesson's default eps (`1e-0`; 1e-5 would be usual).
+    pub const DEFAULT_EPS: f64 = 1.0;
+
+    /// `InstanceNorm(nf)` with the lesson's `eps = 1.0`.
+    pub fn new(channels: usize) -> std::result::Result<Self, NormError> {
+        Self::with_eps(channels, Self::DEFAULT_EPS)
+    }
+
+    /// `InstanceNorm(nf, eps)`.
+    pub fn with_eps(channels: usize, eps: f64) -> std::result::Result<Self, NormError> {
+        check_channels(Self::NAME, channels)?;
+        check_eps(Self::NAME, eps)?;
+        let shape = channel_shape(channels);
+        Ok(InstanceNorm {
+            channels,
+            eps,
+            mults: Var::parameter(filled(&shape, 1.0)?),
+            adds: Var::parameter(filled(&shape, 0.0)?),
+            flag: TrainFlag::default(),
+            hooks: HookList::default(),
+        })
+    }
+
+    /// `C`.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    /// eps.
+    pub fn eps(&self) -> f64 {
+        self.eps
+    }
+    /// The scale parameter `[1, C, 1, 1]`.
+    pub fn mults(&self) -> &Var {
+        &self.mults
+    }
+    /// The shift parameter `[1, C, 1, 1]`.
+    pub fn adds(&self) -> &Var {
+        &self.adds
+    }
+
+    /// The forward pass with explicit scale and shift (the module's own in
+    /// [`Module::forward`]).
+    pub fn forward_with(&self, x: &Var, mults: &Var, adds: &Var) -> Result<Var> {
+        check_input(Self::NAME, x, Some(self.channels))?;
+        let layout = NormLayout::PerGroup {
+            groups: self.channels,
+        };
+        Ok(normalize_batch(x, mults, adds, layout, Variance::Unbiased, self.eps, true)?.0)
+    }
+}
+
+impl Module for InstanceNorm {
+    fn type_name(&self) -> &'static str {
+        Self::NAME
+    }
+    fn forward(&self, x: &Var) -> Result<Var> {
+        self.forward_with(x, &self.mults, &self.adds)
+    }
+    fn local_parameters(&self) -> Vec<Named<'_>> {
+        vec![("mults", &self.mults), ("adds", &self.adds)]
+    }
+    fn train_flag(&self) -> &TrainFlag {
+        &self.flag
+    }
+    fn hooks(&self) -> &HookList {
+        &self.hooks
+    }
+    fn describe(&self) -> String {
+        format!("InstanceNorm({}, eps={})", self.channels, self.eps)
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
