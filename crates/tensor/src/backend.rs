@@ -13,7 +13,9 @@ use crate::ops::norm::NormOps;
 use crate::ops::reduce::ReduceOps;
 use crate::ops::update::UpdateOps;
 use crate::storage::{CpuStorage, Storage};
-use crate::{DType, Device, Result, TensorError};
+#[cfg(not(feature = "cuda"))]
+use crate::TensorError;
+use crate::{DType, Device, Result};
 
 /// Memory management a device provides: creation, host transfer, casts.
 pub trait MemoryOps {
@@ -22,6 +24,7 @@ pub trait MemoryOps {
     /// `len` copies of `value`.
     fn full(&self, len: usize, value: f64, dtype: DType) -> Result<Storage>;
     /// Copies host data onto this device.
+    #[allow(clippy::wrong_self_convention)]
     fn from_host(&self, host: CpuStorage) -> Result<Storage>;
     /// Copies this device's data to the host.
     fn to_host(&self, storage: &Storage) -> Result<CpuStorage>;
@@ -64,9 +67,12 @@ impl<T> Backend for T where
 pub fn backend_for(device: Device) -> Result<&'static dyn Backend> {
     match device {
         Device::Cpu => Ok(&crate::cpu::CpuBackend),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(n) => Ok(crate::cuda::backend(n)?),
+        #[cfg(not(feature = "cuda"))]
         Device::Cuda(_) => Err(TensorError::DeviceUnavailable {
             device,
-            reason: "this build has no CUDA backend".to_string(),
+            reason: "this build has no CUDA backend (the tensor crate's `cuda` feature is off)".to_string(),
         }),
     }
 }

@@ -36,7 +36,7 @@ impl Tensor {
         device: Device,
         rng: &mut R,
     ) -> Result<Tensor> {
-        if !(low < high) || !low.is_finite() || !high.is_finite() {
+        if !low.is_finite() || !high.is_finite() || low >= high {
             return Err(TensorError::InvalidArgument {
                 op: "rand_uniform",
                 reason: format!("needs finite low < high, got [{low}, {high})"),

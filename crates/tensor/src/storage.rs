@@ -97,6 +97,9 @@ impl Element for f64 {
 #[derive(Clone, Debug)]
 pub enum Storage {
     Cpu(CpuStorage),
+    /// GPU memory (cloning enqueues a device-to-device copy).
+    #[cfg(feature = "cuda")]
+    Cuda(crate::cuda::CudaStorage),
 }
 
 impl Storage {
@@ -104,12 +107,16 @@ impl Storage {
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(s) => s.dtype(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => s.dtype(),
         }
     }
     /// Number of elements.
     pub fn len(&self) -> usize {
         match self {
             Storage::Cpu(s) => s.len(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => s.len(),
         }
     }
     /// True when there are no elements.

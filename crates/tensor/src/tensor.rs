@@ -133,6 +133,8 @@ impl Tensor {
     pub fn device(&self) -> Device {
         match &*self.storage {
             Storage::Cpu(_) => Device::Cpu,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => s.device(),
         }
     }
 
@@ -140,6 +142,8 @@ impl Tensor {
     pub fn backend(&self) -> &'static dyn Backend {
         match &*self.storage {
             Storage::Cpu(_) => &crate::cpu::CpuBackend,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => s.backend(),
         }
     }
 
@@ -157,6 +161,12 @@ impl Tensor {
     pub fn cpu_storage(&self) -> Result<&CpuStorage> {
         match &*self.storage {
             Storage::Cpu(s) => Ok(s),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => Err(TensorError::DeviceMismatch {
+                op: "cpu_storage",
+                lhs: Device::Cpu,
+                rhs: s.device(),
+            }),
         }
     }
 

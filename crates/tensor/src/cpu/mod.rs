@@ -79,6 +79,16 @@ pub(crate) fn zip_slices<T: CpuFloat>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + 
     }
 }
 
+/// The error for a GPU storage handed to the CPU backend.
+#[cfg(feature = "cuda")]
+pub(crate) fn not_host(op: &'static str, device: Device) -> TensorError {
+    TensorError::DeviceMismatch {
+        op,
+        lhs: Device::Cpu,
+        rhs: device,
+    }
+}
+
 impl MemoryOps for CpuBackend {
     fn device(&self) -> Device {
         Device::Cpu
@@ -92,11 +102,15 @@ impl MemoryOps for CpuBackend {
     fn to_host(&self, storage: &Storage) -> Result<CpuStorage> {
         match storage {
             Storage::Cpu(s) => Ok(s.clone()),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => Err(not_host("to_host", s.device())),
         }
     }
     fn cast(&self, storage: &Storage, dtype: DType) -> Result<Storage> {
         match storage {
             Storage::Cpu(s) => Ok(Storage::Cpu(s.to_dtype(dtype))),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => Err(not_host("cast", s.device())),
         }
     }
 }

@@ -7,6 +7,8 @@
 //! `db[o] = sum_{n,i,j} dy[n,o,i,j]`.
 
 pub(crate) mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 pub mod geometry;
 
 pub use geometry::Conv2dGeometry;

@@ -2,6 +2,8 @@
 //! gradient helpers of the piecewise activations.
 
 mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 
 use crate::shape::broadcast_shapes;
 use crate::{Result, Tensor};

@@ -2,6 +2,8 @@
 //! gathering rows by index (how batches are cut from a dataset).
 
 mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 
 use crate::shape::{broadcast_shapes, numel};
 use crate::{Result, Tensor, TensorError};

@@ -5,6 +5,8 @@
 //! `d loss / d z[n,c] = (softmax(z[n,:])[c] - [c == t[n]]) / N`.
 
 mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 
 use crate::{Result, Tensor, TensorError};
 

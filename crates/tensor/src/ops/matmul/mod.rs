@@ -2,6 +2,8 @@
 //! transpose flags so that backward passes (`dA = dC B^T`, `dB = A^T dC`) need no copies.
 
 pub(crate) mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 
 use crate::{Result, Tensor, TensorError};
 

@@ -2,6 +2,8 @@
 //! and `sum_to_shape`, the adjoint of broadcasting.
 
 mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 
 use crate::shape::{broadcast_shapes, normalize_axes, normalize_axis, reduced_shape};
 use crate::{Result, Tensor, TensorError};

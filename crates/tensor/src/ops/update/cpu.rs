@@ -58,6 +58,8 @@ impl UpdateOps for CpuBackend {
         match y {
             Storage::Cpu(CpuStorage::F32(y)) => y.iter_mut().for_each(|v| *v *= factor as f32),
             Storage::Cpu(CpuStorage::F64(y)) => y.iter_mut().for_each(|v| *v *= factor),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => return Err(crate::cpu::not_host("scale", s.device())),
         }
         Ok(())
     }
@@ -66,6 +68,8 @@ impl UpdateOps for CpuBackend {
         match y {
             Storage::Cpu(CpuStorage::F32(y)) => y.fill(value as f32),
             Storage::Cpu(CpuStorage::F64(y)) => y.fill(value),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => return Err(crate::cpu::not_host("fill", s.device())),
         }
         Ok(())
     }

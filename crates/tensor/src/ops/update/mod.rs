@@ -2,6 +2,8 @@
 //! `add_scaled_` (SGD: `p -= lr * g`), `lerp_` (running stats) and `scale_` are built.
 
 mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 
 use crate::storage::Storage;
 use crate::{Result, Tensor};
