@@ -80,9 +80,16 @@ impl GradCheck {
                 });
             }
         }
-        let vars: Vec<Var> = inputs.iter().map(|t| Var::parameter(t.deep_clone())).collect();
+        let vars: Vec<Var> = inputs
+            .iter()
+            .map(|t| Var::parameter(t.deep_clone()))
+            .collect();
         let y = f(&vars)?;
-        let weights = Tensor::from_vec(projection(y.value().numel()), &y.shape(), y.value().device())?;
+        let weights = Tensor::from_vec(
+            projection(y.value().numel()),
+            &y.shape(),
+            y.value().device(),
+        )?;
         let loss = scalar_loss(&y, &weights)?;
         loss.backward()?;
         let eval = |xs: &[Tensor]| -> Result<f64> {

@@ -51,6 +51,26 @@ pub(crate) struct VarNode {
     pub grad_fn: Option<GradFn>,
 }
 
+impl Drop for VarNode {
+    /// Frees a chain of recorded ops iteratively: the default recursive drop through
+    /// `grad_fn.inputs` would overflow the stack on graphs tens of thousands of ops deep.
+    fn drop(&mut self) {
+        let Some(grad_fn) = self.grad_fn.take() else {
+            return;
+        };
+        let mut stack = grad_fn.inputs;
+        while let Some(var) = stack.pop() {
+            // Only a node whose last handle this is gets dropped now; detach its inputs
+            // first so its own drop does not recurse.
+            if let Ok(mut node) = Rc::try_unwrap(var.0) {
+                if let Some(inner) = node.grad_fn.take() {
+                    stack.extend(inner.inputs);
+                }
+            }
+        }
+    }
+}
+
 /// A node of the autograd graph: a value and, unless it is a leaf, how it was computed.
 /// Cloning is cheap and shares the node (the identity used for gradients).
 #[derive(Clone)]

@@ -19,7 +19,11 @@ fn numel(shape: &[usize]) -> usize {
 
 /// Runs the gradient check on `(values, shape)` inputs, turning a failure into a test
 /// failure that names the op.
-fn check(name: &str, inputs: &[(&[f64], &[usize])], f: impl Fn(&[Var]) -> Result<Var>) -> std::result::Result<(), TestCaseError> {
+fn check(
+    name: &str,
+    inputs: &[(&[f64], &[usize])],
+    f: impl Fn(&[Var]) -> Result<Var>,
+) -> std::result::Result<(), TestCaseError> {
     let ts: Vec<Tensor> = inputs.iter().map(|(v, s)| t64(v, s)).collect();
     GradCheck::default()
         .run(&ts, f)
@@ -27,7 +31,10 @@ fn check(name: &str, inputs: &[(&[f64], &[usize])], f: impl Fn(&[Var]) -> Result
 }
 
 fn cfg(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
 }
 
 /// `n` values in `[-1, 1)`.
@@ -57,12 +64,24 @@ fn gradcheck_detects_a_wrong_backward() {
     let bad_square = |v: &[Var]| -> Result<Var> {
         let x = v[0].value();
         let y = x.square()?;
-        Ok(Var::from_fn(y, &[&v[0]], "bad_square", move |g| Ok(vec![Some(g.mul(&x)?.mul_scalar(3.0)?)])))
+        Ok(Var::from_fn(y, &[&v[0]], "bad_square", move |g| {
+            Ok(vec![Some(g.mul(&x)?.mul_scalar(3.0)?)])
+        }))
     };
-    let err = GradCheck::default().run(&[t64(&[0.5, -1.0], &[2])], bad_square).unwrap_err();
+    let err = GradCheck::default()
+        .run(&[t64(&[0.5, -1.0], &[2])], bad_square)
+        .unwrap_err();
     match err {
-        GradCheckError::Mismatch { input: 0, analytic, numeric, .. } => {
-            assert!((analytic / numeric - 1.5).abs() < 1e-6, "{analytic} vs {numeric}");
+        GradCheckError::Mismatch {
+            input: 0,
+            analytic,
+            numeric,
+            ..
+        } => {
+            assert!(
+                (analytic / numeric - 1.5).abs() < 1e-6,
+                "{analytic} vs {numeric}"
+            );
         }
         other => panic!("expected a mismatch, got {other:?}"),
     }
@@ -70,9 +89,13 @@ fn gradcheck_detects_a_wrong_backward() {
     let good_square = |v: &[Var]| -> Result<Var> {
         let x = v[0].value();
         let y = x.square()?;
-        Ok(Var::from_fn(y, &[&v[0]], "good_square", move |g| Ok(vec![Some(g.mul(&x)?.mul_scalar(2.0)?)])))
+        Ok(Var::from_fn(y, &[&v[0]], "good_square", move |g| {
+            Ok(vec![Some(g.mul(&x)?.mul_scalar(2.0)?)])
+        }))
     };
-    GradCheck::default().run(&[t64(&[0.5, -1.0], &[2])], good_square).unwrap();
+    GradCheck::default()
+        .run(&[t64(&[0.5, -1.0], &[2])], good_square)
+        .unwrap();
 }
 
 #[test]
@@ -83,13 +106,27 @@ fn gradcheck_reports_missing_gradients_and_non_f64_inputs() {
         .unwrap_err();
     assert_eq!(err, GradCheckError::MissingGradient { input: 1 });
     let f32_input = Tensor::from_vec(vec![1.0f32], &[1], CPU).unwrap();
-    let err = GradCheck::default().run(&[f32_input], |v| v[0].exp()).unwrap_err();
-    assert_eq!(err, GradCheckError::NotF64 { input: 0, dtype: DType::F32 });
+    let err = GradCheck::default()
+        .run(&[f32_input], |v| v[0].exp())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        GradCheckError::NotF64 {
+            input: 0,
+            dtype: DType::F32
+        }
+    );
     // An error from the function is passed through.
     let err = GradCheck::default()
-        .run(&[t64(&[1.0, 2.0], &[2]), t64(&[1.0, 2.0, 3.0], &[3])], |v| v[0].add(&v[1]))
+        .run(
+            &[t64(&[1.0, 2.0], &[2]), t64(&[1.0, 2.0, 3.0], &[3])],
+            |v| v[0].add(&v[1]),
+        )
         .unwrap_err();
-    assert!(matches!(err, GradCheckError::Tensor(tensor::TensorError::ShapeMismatch { .. })));
+    assert!(matches!(
+        err,
+        GradCheckError::Tensor(tensor::TensorError::ShapeMismatch { .. })
+    ));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -112,7 +149,12 @@ const BROADCAST_PAIRS: &[(&[usize], &[usize])] = &[
 fn broadcast_operands() -> impl Strategy<Value = (Vec<usize>, Vec<f64>, Vec<usize>, Vec<f64>)> {
     (0..BROADCAST_PAIRS.len()).prop_flat_map(|i| {
         let (sa, sb) = BROADCAST_PAIRS[i];
-        (Just(sa.to_vec()), unit(numel(sa)), Just(sb.to_vec()), unit(numel(sb)))
+        (
+            Just(sa.to_vec()),
+            unit(numel(sa)),
+            Just(sb.to_vec()),
+            unit(numel(sb)),
+        )
     })
 }
 
@@ -166,7 +208,9 @@ proptest! {
 /// Values in [-2, 2) at least 0.05 away from every point in `kinks`.
 fn away_from(n: usize, kinks: &'static [f64]) -> impl Strategy<Value = Vec<f64>> {
     pvec(
-        (-2.0f64..2.0).prop_filter("too close to a kink", move |x| kinks.iter().all(|k| (x - k).abs() > 0.05)),
+        (-2.0f64..2.0).prop_filter("too close to a kink", move |x| {
+            kinks.iter().all(|k| (x - k).abs() > 0.05)
+        }),
         n,
     )
 }
@@ -244,15 +288,26 @@ fn reduction_case() -> impl Strategy<Value = (Vec<usize>, Vec<f64>, Vec<isize>, 
     pvec(1usize..=4, 1..=4).prop_flat_map(|shape| {
         let r = shape.len();
         let n = numel(&shape);
-        (Just(shape), distinct(n), pvec(any::<bool>(), r), pvec(any::<bool>(), r), any::<bool>()).prop_map(
-            move |(shape, v, pick, neg, keep)| {
+        (
+            Just(shape),
+            distinct(n),
+            pvec(any::<bool>(), r),
+            pvec(any::<bool>(), r),
+            any::<bool>(),
+        )
+            .prop_map(move |(shape, v, pick, neg, keep)| {
                 let axes: Vec<isize> = (0..r)
                     .filter(|&d| pick[d])
-                    .map(|d| if neg[d] { d as isize - r as isize } else { d as isize })
+                    .map(|d| {
+                        if neg[d] {
+                            d as isize - r as isize
+                        } else {
+                            d as isize
+                        }
+                    })
                     .collect();
                 (shape, v, axes, keep)
-            },
-        )
+            })
     })
 }
 
@@ -283,12 +338,17 @@ proptest! {
 #[test]
 fn reductions_on_fixed_shapes() {
     // The axis sets named in the lesson: per-channel statistics over [0, 2, 3].
-    let x: Vec<f64> = (0..48).map(|i| ((i * 37) % 48) as f64 * 0.1 - 2.0).collect();
+    let x: Vec<f64> = (0..48)
+        .map(|i| ((i * 37) % 48) as f64 * 0.1 - 2.0)
+        .collect();
     let s = [2, 3, 2, 4];
     for axes in [&[0isize, 2, 3][..], &[-1], &[1, -1], &[], &[0, 1, 2, 3]] {
         for keep in [false, true] {
             for (name, f) in [
-                ("sum", Box::new(|v: &Var| v.sum(axes, keep)) as Box<dyn Fn(&Var) -> Result<Var>>),
+                (
+                    "sum",
+                    Box::new(|v: &Var| v.sum(axes, keep)) as Box<dyn Fn(&Var) -> Result<Var>>,
+                ),
                 ("mean", Box::new(|v: &Var| v.mean(axes, keep))),
                 ("var", Box::new(|v: &Var| v.var(axes, false, keep))),
                 ("var unbiased", Box::new(|v: &Var| v.var(axes, true, keep))),
@@ -311,7 +371,14 @@ fn reductions_on_fixed_shapes() {
 
 /// Shapes broadcast from (`SRC`) and to (`DST`).
 const SRC: [&[usize]; 6] = [&[3, 1], &[4], &[1], &[], &[2, 1, 4], &[1, 3, 1]];
-const DST: [&[usize]; 6] = [&[2, 3, 4], &[2, 3, 4], &[5], &[2, 2], &[2, 3, 4], &[2, 3, 4]];
+const DST: [&[usize]; 6] = [
+    &[2, 3, 4],
+    &[2, 3, 4],
+    &[5],
+    &[2, 2],
+    &[2, 3, 4],
+    &[2, 3, 4],
+];
 
 proptest! {
     #![proptest_config(cfg(24))]
@@ -393,10 +460,17 @@ fn conv_case() -> impl Strategy<Value = (ConvCase, Vec<f64>, Vec<f64>, Vec<f64>)
         0usize..=2,
         any::<bool>(),
     )
-        .prop_filter("kernel must fit", |&(_, _, _, h, w, k, _, p, _)| h + 2 * p >= k && w + 2 * p >= k)
+        .prop_filter("kernel must fit", |&(_, _, _, h, w, k, _, p, _)| {
+            h + 2 * p >= k && w + 2 * p >= k
+        })
         .prop_flat_map(|c| {
             let (n, ci, co, h, w, k, ..) = c;
-            (Just(c), unit(n * ci * h * w), unit(co * ci * k * k), unit(co))
+            (
+                Just(c),
+                unit(n * ci * h * w),
+                unit(co * ci * k * k),
+                unit(co),
+            )
         })
 }
 
@@ -438,11 +512,17 @@ fn conv2d_fixed_geometries() {
         ([1, 2, 5, 4], [2, 2, 3, 2], 1, 0),
     ];
     for &(xs, ws, stride, pad) in cases {
-        let x: Vec<f64> = (0..numel(&xs)).map(|i| ((i * 7) % 13) as f64 * 0.15 - 0.9).collect();
-        let w: Vec<f64> = (0..numel(&ws)).map(|i| ((i * 5) % 11) as f64 * 0.2 - 1.0).collect();
+        let x: Vec<f64> = (0..numel(&xs))
+            .map(|i| ((i * 7) % 13) as f64 * 0.15 - 0.9)
+            .collect();
+        let w: Vec<f64> = (0..numel(&ws))
+            .map(|i| ((i * 5) % 11) as f64 * 0.2 - 1.0)
+            .collect();
         let b: Vec<f64> = (0..ws[0]).map(|i| i as f64 * 0.3 - 0.2).collect();
         GradCheck::default()
-            .run(&[t64(&x, &xs), t64(&w, &ws), t64(&b, &[ws[0]])], |v| v[0].conv2d(&v[1], Some(&v[2]), stride, pad))
+            .run(&[t64(&x, &xs), t64(&w, &ws), t64(&b, &[ws[0]])], |v| {
+                v[0].conv2d(&v[1], Some(&v[2]), stride, pad)
+            })
             .unwrap_or_else(|e| panic!("conv {xs:?} {ws:?} stride {stride} padding {pad}: {e}"));
     }
 }

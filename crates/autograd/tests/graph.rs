@@ -22,7 +22,10 @@ fn grad(v: &Var) -> Vec<f64> {
 fn assert_close(got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "got {got:?}, want {want:?}");
     for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "got {got:?}, want {want:?}");
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "got {got:?}, want {want:?}"
+        );
     }
 }
 
@@ -38,7 +41,13 @@ fn gradients_accumulate_across_backward_passes_until_zeroed() {
     assert_eq!(grad(&x), [2.0, -4.0, 6.0]);
     assert_eq!(vals(first.get(&x).unwrap()), [2.0, -4.0, 6.0]);
     // A second, different loss: L2 = sum(3x): adds 3 to every entry.
-    let second = x.mul_scalar(3.0).unwrap().sum_all().unwrap().backward().unwrap();
+    let second = x
+        .mul_scalar(3.0)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert_eq!(grad(&x), [5.0, -1.0, 9.0]);
     // Each pass returns only its own gradient, and accumulating into the leaf did not
     // modify the tensor returned by the first pass (copy-on-write).
@@ -54,7 +63,13 @@ fn gradients_accumulate_across_backward_passes_until_zeroed() {
 fn a_var_used_several_times_gets_the_sum_of_its_gradients() {
     let x = Var::parameter(t64(&[0.5, 2.0], &[2]));
     // y = x*x + 3x + x  =>  dy/dx = 2x + 4.
-    let y = x.mul(&x).unwrap().add(&x.mul_scalar(3.0).unwrap()).unwrap().add(&x).unwrap();
+    let y = x
+        .mul(&x)
+        .unwrap()
+        .add(&x.mul_scalar(3.0).unwrap())
+        .unwrap()
+        .add(&x)
+        .unwrap();
     y.sum_all().unwrap().backward().unwrap();
     assert_eq!(grad(&x), [5.0, 8.0]);
     // x + x: both inputs of one node are the same var.
@@ -79,7 +94,10 @@ fn diamond_graphs_sum_every_path() {
     let b = a.square().unwrap();
     let c = a.add(&b).unwrap();
     c.sum_all().unwrap().backward().unwrap();
-    let want: Vec<f64> = xs.iter().map(|v: &f64| v.exp() + 2.0 * (2.0 * v).exp()).collect();
+    let want: Vec<f64> = xs
+        .iter()
+        .map(|v: &f64| v.exp() + 2.0 * (2.0 * v).exp())
+        .collect();
     assert_close(&grad(&x), &want, 1e-14);
     // Intermediate nodes hold no gradient.
     assert!(a.grad().is_none());
@@ -127,7 +145,10 @@ fn no_grad_records_nothing() {
     assert_close(&vals(&y.value()), &[2f64.exp(), 4f64.exp()], 1e-15);
     // Backward from it is a typed error, and x gets nothing.
     let err = y.sum_all().unwrap().backward().unwrap_err();
-    assert!(matches!(err, TensorError::InvalidArgument { .. }), "{err:?}");
+    assert!(
+        matches!(err, TensorError::InvalidArgument { .. }),
+        "{err:?}"
+    );
     assert!(x.grad().is_none());
     // Nested scopes restore the outer mode; the guard form too.
     no_grad(|| {
@@ -146,7 +167,8 @@ fn no_grad_records_nothing() {
 
 #[test]
 fn no_grad_is_restored_after_a_panic() {
-    let r = std::panic::catch_unwind(|| no_grad(|| panic!("inside no_grad (expected by the test)")));
+    let r =
+        std::panic::catch_unwind(|| no_grad(|| panic!("inside no_grad (expected by the test)")));
     assert!(r.is_err());
     assert!(grad_enabled());
 }
@@ -169,12 +191,24 @@ fn detach_cuts_the_graph() {
     assert_ne!(d.id(), x.id());
     assert_eq!(vals(&d.value()), [2.0, -3.0]);
     // L = sum(detach(x) * x): only the second factor carries a gradient, so dL/dx = x.
-    x.detach().mul(&x).unwrap().sum_all().unwrap().backward().unwrap();
+    x.detach()
+        .mul(&x)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert_eq!(grad(&x), [2.0, -3.0]);
     // Detaching an intermediate: L = sum(detach(x^2) + x): dL/dx = 1.
     x.zero_grad();
     let sq = x.square().unwrap();
-    sq.detach().add(&x).unwrap().sum_all().unwrap().backward().unwrap();
+    sq.detach()
+        .add(&x)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert_eq!(grad(&x), [1.0, 1.0]);
 }
 
@@ -203,14 +237,20 @@ fn backward_on_a_non_scalar_is_a_typed_error() {
     let x = Var::parameter(t64(&[1.0, 2.0, 3.0], &[3]));
     let y = x.square().unwrap();
     let err = y.backward().unwrap_err();
-    assert!(matches!(err, TensorError::InvalidShape { op: "backward", .. }), "{err:?}");
+    assert!(
+        matches!(err, TensorError::InvalidShape { op: "backward", .. }),
+        "{err:?}"
+    );
     assert!(x.grad().is_none());
     // A one-element tensor of any rank is fine.
     x.sum(&[0], true).unwrap().backward().unwrap();
     assert_eq!(grad(&x), [1.0, 1.0, 1.0]);
     // An empty output has no element to seed either.
     let e = Var::parameter(Tensor::zeros(&[0], DType::F64, CPU).unwrap());
-    assert!(matches!(e.square().unwrap().backward(), Err(TensorError::InvalidShape { .. })));
+    assert!(matches!(
+        e.square().unwrap().backward(),
+        Err(TensorError::InvalidShape { .. })
+    ));
 }
 
 #[test]
@@ -235,12 +275,24 @@ fn backward_with_an_explicit_output_gradient() {
     assert_eq!(grad(&p), [2.0, 4.0]);
     assert_eq!(vals(&seed), [1.0, 2.0]);
     // Wrong shape, wrong dtype, constant output.
-    assert!(matches!(y.backward_with(t64(&[1.0, 1.0], &[2])), Err(TensorError::ShapeMismatch { .. })));
-    assert!(matches!(y.backward_with(t64(&[1.0, 1.0, 1.0], &[3, 1])), Err(TensorError::ShapeMismatch { .. })));
+    assert!(matches!(
+        y.backward_with(t64(&[1.0, 1.0], &[2])),
+        Err(TensorError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        y.backward_with(t64(&[1.0, 1.0, 1.0], &[3, 1])),
+        Err(TensorError::ShapeMismatch { .. })
+    ));
     let g32 = Tensor::ones(&[3], DType::F32, CPU).unwrap();
-    assert!(matches!(y.backward_with(g32), Err(TensorError::DTypeMismatch { .. })));
+    assert!(matches!(
+        y.backward_with(g32),
+        Err(TensorError::DTypeMismatch { .. })
+    ));
     let c = Var::constant(t64(&[1.0], &[1]));
-    assert!(matches!(c.backward_with(t64(&[1.0], &[1])), Err(TensorError::InvalidArgument { .. })));
+    assert!(matches!(
+        c.backward_with(t64(&[1.0], &[1])),
+        Err(TensorError::InvalidArgument { .. })
+    ));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -281,10 +333,16 @@ fn a_fused_op_matches_the_composed_ops() {
     assert_close(&grad(&a1), &grad(&a2), 1e-14);
     assert_close(&grad(&b1), &grad(&b2), 1e-14);
     // Hand-worked: dL/da = 3 * 2 * 1.5 (a - b) / 6 = 1.5 (a - b).
-    let want: Vec<f64> = vals(&av).iter().zip(vals(&bv)).map(|(x, y)| 1.5 * (x - y)).collect();
+    let want: Vec<f64> = vals(&av)
+        .iter()
+        .zip(vals(&bv))
+        .map(|(x, y)| 1.5 * (x - y))
+        .collect();
     assert_close(&grad(&a1), &want, 1e-14);
     // And the finite-difference check agrees.
-    GradCheck::default().run(&[av, bv], |v| fused_mse(&v[0], &v[1], 1.5)).unwrap();
+    GradCheck::default()
+        .run(&[av, bv], |v| fused_mse(&v[0], &v[1], 1.5))
+        .unwrap();
 }
 
 #[test]
@@ -309,15 +367,27 @@ fn a_fused_backward_with_the_wrong_arity_or_shape_is_a_typed_error() {
     let x = Var::parameter(t64(&[1.0, 2.0], &[2]));
     let v = x.value();
     let too_few = Var::from_fn(v.sum_all().unwrap(), &[&x], "too_few", |_| Ok(vec![]));
-    assert!(matches!(too_few.backward(), Err(TensorError::InvalidArgument { .. })));
+    assert!(matches!(
+        too_few.backward(),
+        Err(TensorError::InvalidArgument { .. })
+    ));
     let wrong_shape = Var::from_fn(v.sum_all().unwrap(), &[&x], "wrong_shape", |g| {
         Ok(vec![Some(g.broadcast_to(&[3])?)])
     });
-    assert!(matches!(wrong_shape.backward(), Err(TensorError::ShapeMismatch { .. })));
+    assert!(matches!(
+        wrong_shape.backward(),
+        Err(TensorError::ShapeMismatch { .. })
+    ));
     let failing = Var::from_fn(v.sum_all().unwrap(), &[&x], "failing", |_| {
-        Err(TensorError::InvalidArgument { op: "failing", reason: "by design".into() })
+        Err(TensorError::InvalidArgument {
+            op: "failing",
+            reason: "by design".into(),
+        })
     });
-    assert!(matches!(failing.backward(), Err(TensorError::InvalidArgument { op: "failing", .. })));
+    assert!(matches!(
+        failing.backward(),
+        Err(TensorError::InvalidArgument { op: "failing", .. })
+    ));
     assert!(x.grad().is_none());
     // A backward returning None for an input that requires a gradient: the input is simply
     // not reached.
@@ -342,7 +412,10 @@ fn gradients_are_looked_up_by_leaf() {
     assert_eq!(vals(g.get(&a).unwrap()), [2.0]);
     assert_eq!(vals(g.get(&b).unwrap()), [1.0]);
     assert!(g.get(&unused).is_none());
-    assert!(g.get(&y).is_none(), "intermediate vars are not in Gradients");
+    assert!(
+        g.get(&y).is_none(),
+        "intermediate vars are not in Gradients"
+    );
     assert_eq!(g.len(), 2);
     // A clone is the same var.
     let a2 = a.clone();
@@ -364,7 +437,11 @@ fn updating_a_leaf_does_not_change_recorded_values() {
     p.update_value(|t| t.add_scaled_(&t64(&[1.0, 1.0], &[2]), -0.5).unwrap());
     assert_eq!(vals(&p.value()), [0.5, 1.5]);
     assert_eq!(vals(&y.value()), [1.0, 2.0]);
-    assert_eq!(vals(&view.value()), [1.0, 2.0], "a reshape shares storage, yet keeps its value");
+    assert_eq!(
+        vals(&view.value()),
+        [1.0, 2.0],
+        "a reshape shares storage, yet keeps its value"
+    );
     p.set_value(t64(&[9.0, 9.0], &[2]));
     assert_eq!(vals(&p.value()), [9.0, 9.0]);
     assert_eq!(p.shape(), [2]);
@@ -401,8 +478,6 @@ fn f32_graphs_work_too() {
 }
 
 #[test]
-#[ignore = "BUG: dropping a very long graph recurses once per node (Rc<VarNode> -> GradFn -> \
-            inputs) and overflows the stack; backward itself is iterative and fine"]
 fn dropping_a_very_long_chain_does_not_overflow_the_stack() {
     // Runs on a thread with a 2 MiB stack, the size test threads get by default.
     std::thread::Builder::new()
@@ -432,10 +507,16 @@ fn max_and_min_reductions_share_the_gradient_among_ties() {
     assert_eq!(grad(&x), [0.0, 0.5, 0.5, 0.0]);
     // Per row, with keepdim and an upstream gradient: rows [5, 5, 5] and [0, -1, 0].
     let y = Var::parameter(t64(&[5.0, 5.0, 5.0, 0.0, -1.0, 0.0], &[2, 3]));
-    y.min(&[1], true).unwrap().backward_with(t64(&[3.0, 2.0], &[2, 1])).unwrap();
+    y.min(&[1], true)
+        .unwrap()
+        .backward_with(t64(&[3.0, 2.0], &[2, 1]))
+        .unwrap();
     assert_eq!(grad(&y), [1.0, 1.0, 1.0, 0.0, 2.0, 0.0]);
     y.zero_grad();
-    y.max(&[-1], false).unwrap().backward_with(t64(&[3.0, 2.0], &[2])).unwrap();
+    y.max(&[-1], false)
+        .unwrap()
+        .backward_with(t64(&[3.0, 2.0], &[2]))
+        .unwrap();
     assert_eq!(grad(&y), [1.0, 1.0, 1.0, 1.0, 0.0, 1.0]);
 }
 
@@ -443,23 +524,45 @@ fn max_and_min_reductions_share_the_gradient_among_ties() {
 fn elementwise_maximum_and_minimum_send_ties_to_the_first_operand() {
     let a = Var::parameter(t64(&[1.0, 2.0, 5.0], &[3]));
     let b = Var::parameter(t64(&[1.0, 3.0, 4.0], &[3]));
-    a.maximum(&b).unwrap().sum_all().unwrap().backward().unwrap();
+    a.maximum(&b)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert_eq!(grad(&a), [1.0, 0.0, 1.0]);
     assert_eq!(grad(&b), [0.0, 1.0, 0.0]);
     a.zero_grad();
     b.zero_grad();
-    a.minimum(&b).unwrap().sum_all().unwrap().backward().unwrap();
+    a.minimum(&b)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert_eq!(grad(&a), [1.0, 1.0, 0.0]);
     assert_eq!(grad(&b), [0.0, 0.0, 1.0]);
     // Broadcast: c = [2] against a = [1, 2, 5]: c collects the gradient of every position
     // where it is strictly larger (the first), a keeps the tie and the last.
     a.zero_grad();
     let c = Var::parameter(t64(&[2.0], &[1]));
-    let g = a.maximum(&c).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = a
+        .maximum(&c)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert_eq!(vals(g.get(&c).unwrap()), [1.0]);
     assert_eq!(vals(g.get(&a).unwrap()), [0.0, 1.0, 1.0]);
     // With the broadcast operand first, the tie goes to it: [2] vs [1, 2, 5] -> 2 of 3.
-    let g = c.maximum(&a).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = c
+        .maximum(&a)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert_eq!(vals(g.get(&c).unwrap()), [2.0]);
     assert_eq!(vals(g.get(&a).unwrap()), [0.0, 0.0, 1.0]);
 }

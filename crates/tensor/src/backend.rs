@@ -72,7 +72,8 @@ pub fn backend_for(device: Device) -> Result<&'static dyn Backend> {
         #[cfg(not(feature = "cuda"))]
         Device::Cuda(_) => Err(TensorError::DeviceUnavailable {
             device,
-            reason: "this build has no CUDA backend (the tensor crate's `cuda` feature is off)".to_string(),
+            reason: "this build has no CUDA backend (the tensor crate's `cuda` feature is off)"
+                .to_string(),
         }),
     }
 }

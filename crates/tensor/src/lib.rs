@@ -23,16 +23,18 @@ mod storage;
 mod tensor;
 
 pub use backend::{backend_for, Backend, MemoryOps};
+pub use cpu::CpuBackend;
 #[cfg(feature = "cuda")]
 pub use cuda::{CudaBackend, CudaStorage};
-pub use cpu::CpuBackend;
 pub use device::{Device, ParseDeviceError};
 pub use dtype::{CpuFloat, DType};
 pub use error::{Result, TensorError};
 pub use ops::conv::Conv2dGeometry;
 pub use ops::elementwise::{BinaryOp, UnaryOp};
 pub use ops::matmul::MatmulDims;
-pub use ops::norm::{NormForward, NormGeometry, NormGrads, NormLayout, NormStats, StatGrad, Variance};
+pub use ops::norm::{
+    NormForward, NormGeometry, NormGrads, NormLayout, NormStats, StatGrad, Variance,
+};
 pub use ops::reduce::ReduceOp;
 pub use storage::{CpuStorage, Element, Storage};
 pub use tensor::Tensor;

@@ -19,11 +19,19 @@ impl Tensor {
         device: Device,
         rng: &mut R,
     ) -> Result<Tensor> {
+        if !mean.is_finite() || !std.is_finite() || std < 0.0 {
+            return Err(TensorError::InvalidArgument {
+                op: "randn",
+                reason: format!(
+                    "needs a finite mean and a finite std >= 0, got N({mean}, {std}^2)"
+                ),
+            });
+        }
         let dist = Normal::new(mean, std).map_err(|e| TensorError::InvalidArgument {
             op: "randn",
             reason: format!("N({mean}, {std}^2): {e}"),
         })?;
-        let a = Array::random_using(numel(shape), dist, rng);
+        let a = Array::random_using(crate::shape::checked_numel("randn", shape)?, dist, rng);
         Self::from_f64_vec(a.into_raw_vec_and_offset().0, shape, dtype, device)
     }
 
@@ -42,15 +50,26 @@ impl Tensor {
                 reason: format!("needs finite low < high, got [{low}, {high})"),
             });
         }
-        let a = Array::random_using(numel(shape), Uniform::new(low, high), rng);
+        let a = Array::random_using(
+            crate::shape::checked_numel("rand_uniform", shape)?,
+            Uniform::new(low, high),
+            rng,
+        );
         Self::from_f64_vec(a.into_raw_vec_and_offset().0, shape, dtype, device)
     }
 
     /// A tensor from `f64` host data converted to `dtype`.
-    pub fn from_f64_vec(data: Vec<f64>, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    pub fn from_f64_vec(
+        data: Vec<f64>,
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         match dtype {
             DType::F64 => Tensor::from_vec(data, shape, device),
-            DType::F32 => Tensor::from_vec(data.into_iter().map(|v| v as f32).collect(), shape, device),
+            DType::F32 => {
+                Tensor::from_vec(data.into_iter().map(|v| v as f32).collect(), shape, device)
+            }
         }
     }
 }

@@ -2,9 +2,21 @@
 
 use crate::{Result, TensorError};
 
-/// Number of elements of a shape (1 for a scalar, shape `[]`).
+/// Number of elements of a shape (1 for a scalar, shape `[]`). Callers hold shapes that
+/// were validated by [`checked_numel`] on creation, so the product cannot overflow.
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
+}
+
+/// Number of elements, or a typed error when the product overflows `usize`.
+pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| TensorError::InvalidShape {
+            op,
+            reason: format!("the element count of {shape:?} overflows"),
+        })
 }
 
 /// Row-major strides of a contiguous tensor of this shape, in elements.
@@ -21,8 +33,16 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i < rank - a.len() { 1 } else { a[i - (rank - a.len())] };
-        let db = if i < rank - b.len() { 1 } else { b[i - (rank - b.len())] };
+        let da = if i < rank - a.len() {
+            1
+        } else {
+            a[i - (rank - a.len())]
+        };
+        let db = if i < rank - b.len() {
+            1
+        } else {
+            b[i - (rank - b.len())]
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -107,7 +127,10 @@ mod tests {
 
     #[test]
     fn broadcasting_follows_numpy() {
-        assert_eq!(broadcast_shapes("t", &[2, 3, 4], &[3, 1]).unwrap(), vec![2, 3, 4]);
+        assert_eq!(
+            broadcast_shapes("t", &[2, 3, 4], &[3, 1]).unwrap(),
+            vec![2, 3, 4]
+        );
         assert_eq!(broadcast_shapes("t", &[1], &[5, 1]).unwrap(), vec![5, 1]);
         assert!(broadcast_shapes("t", &[2, 3], &[4, 3, 2]).is_err());
         assert_eq!(broadcast_strides(&[3, 1], &[2, 3, 4]), vec![0, 1, 0]);

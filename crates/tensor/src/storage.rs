@@ -41,8 +41,12 @@ impl CpuStorage {
         match (self, dtype) {
             (CpuStorage::F32(v), DType::F32) => CpuStorage::F32(v.clone()),
             (CpuStorage::F64(v), DType::F64) => CpuStorage::F64(v.clone()),
-            (CpuStorage::F32(v), DType::F64) => CpuStorage::F64(v.iter().map(|&x| x as f64).collect()),
-            (CpuStorage::F64(v), DType::F32) => CpuStorage::F32(v.iter().map(|&x| x as f32).collect()),
+            (CpuStorage::F32(v), DType::F64) => {
+                CpuStorage::F64(v.iter().map(|&x| x as f64).collect())
+            }
+            (CpuStorage::F64(v), DType::F32) => {
+                CpuStorage::F32(v.iter().map(|&x| x as f32).collect())
+            }
         }
     }
 }

@@ -33,7 +33,11 @@ impl fmt::Debug for Tensor {
 impl Tensor {
     /// Wraps a storage whose length equals the product of `shape` (checked in debug builds).
     pub fn from_storage(storage: Storage, shape: Vec<usize>) -> Self {
-        debug_assert_eq!(storage.len(), numel(&shape), "storage length vs shape {shape:?}");
+        debug_assert_eq!(
+            storage.len(),
+            numel(&shape),
+            "storage length vs shape {shape:?}"
+        );
         Tensor {
             storage: Arc::new(storage),
             shape,
@@ -47,7 +51,7 @@ impl Tensor {
 
     /// A tensor holding `data` (row-major) with this shape, on `device`.
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], device: Device) -> Result<Self> {
-        let expected = numel(shape);
+        let expected = crate::shape::checked_numel("from_vec", shape)?;
         if data.len() != expected {
             return Err(TensorError::DataLength {
                 op: "from_vec",
@@ -68,8 +72,9 @@ impl Tensor {
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Self> {
         let backend = backend_for(device)?;
+        let len = crate::shape::checked_numel("full", shape)?;
         Ok(Self::from_storage(
-            backend.full(numel(shape), value, dtype)?,
+            backend.full(len, value, dtype)?,
             shape.to_vec(),
         ))
     }
@@ -219,7 +224,7 @@ impl Tensor {
 
     /// The same elements under a new shape with the same number of elements (no copy).
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
-        if numel(shape) != self.numel() {
+        if crate::shape::checked_numel("reshape", shape)? != self.numel() {
             return Err(TensorError::ShapeMismatch {
                 op: "reshape",
                 lhs: self.shape.clone(),
@@ -253,7 +258,10 @@ impl Tensor {
         }
         let host = self.backend().to_host(&self.storage)?;
         let target = backend_for(device)?;
-        Ok(Tensor::from_storage(target.from_host(host)?, self.shape.clone()))
+        Ok(Tensor::from_storage(
+            target.from_host(host)?,
+            self.shape.clone(),
+        ))
     }
 
     /// A copy with elements converted to `dtype` (a cheap clone when it already is).

@@ -23,7 +23,11 @@ fn vals(t: &Tensor) -> Vec<f64> {
 
 #[track_caller]
 fn assert_close(got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "lengths differ: got {got:?}, want {want:?}");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "lengths differ: got {got:?}, want {want:?}"
+    );
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!(
             (g - w).abs() <= tol * (1.0 + w.abs()),
@@ -34,7 +38,9 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64) {
 
 /// Small integers in -5..=5 from a fixed formula (products and sums stay exact in f32).
 fn ints(n: usize, seed: usize) -> Vec<f64> {
-    (0..n).map(|i| ((i * 7 + seed * 13 + 3) % 11) as f64 - 5.0).collect()
+    (0..n)
+        .map(|i| ((i * 7 + seed * 13 + 3) % 11) as f64 - 5.0)
+        .collect()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -143,7 +149,12 @@ fn check_conv_exact(xs: [usize; 4], ws: [usize; 4], stride: usize, pad: usize, s
         assert_eq!(y.shape(), ys, "output shape");
         assert_eq!(vals(&y), want_y, "forward with bias, {:?}", tx.dtype());
         let y = tx.conv2d(&tw, None, stride, pad).unwrap();
-        assert_eq!(vals(&y), want_y_nb, "forward without bias, {:?}", tx.dtype());
+        assert_eq!(
+            vals(&y),
+            want_y_nb,
+            "forward without bias, {:?}",
+            tx.dtype()
+        );
 
         let g = tensor::ops::conv::conv2d_geometry(&xs, &ws, stride, pad).unwrap();
         assert_eq!([g.batch, g.c_out, g.h_out, g.w_out], ys);
@@ -210,7 +221,10 @@ fn conv_where_no_kernel_tap_reads_the_input() {
     let g = tensor::ops::conv::conv2d_geometry(x.shape(), w.shape(), 2, 1).unwrap();
     let dy = t64(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[1, 2, 2, 2]);
     assert_eq!(vals(&dy.conv2d_backward_input(&w, &g).unwrap()), [0.0]);
-    assert_eq!(vals(&dy.conv2d_backward_weight(&x, &g).unwrap()), [0.0, 0.0]);
+    assert_eq!(
+        vals(&dy.conv2d_backward_weight(&x, &g).unwrap()),
+        [0.0, 0.0]
+    );
     assert_eq!(vals(&dy.conv2d_backward_bias(&g).unwrap()), [10.0, 26.0]);
 }
 
@@ -225,7 +239,10 @@ fn conv_2x2_input_kernel3_stride2_padding1_gives_1x1() {
     // 1*5 + 2*6 + 3*8 + 4*9 = 5 + 12 + 24 + 36 = 77, plus the bias 0.5.
     for make in [t32 as fn(&[f64], &[usize]) -> Tensor, t64] {
         let x = make(&[1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]);
-        let w = make(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], &[1, 1, 3, 3]);
+        let w = make(
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+            &[1, 1, 3, 3],
+        );
         let b = make(&[0.5], &[1]);
         let y = x.conv2d(&w, Some(&b), 2, 1).unwrap();
         assert_eq!(y.shape(), [1, 1, 1, 1]);
@@ -234,7 +251,10 @@ fn conv_2x2_input_kernel3_stride2_padding1_gives_1x1() {
         // db = 2.
         let g = tensor::ops::conv::conv2d_geometry(x.shape(), w.shape(), 2, 1).unwrap();
         let dy = make(&[2.0], &[1, 1, 1, 1]);
-        assert_eq!(vals(&dy.conv2d_backward_input(&w, &g).unwrap()), [10.0, 12.0, 16.0, 18.0]);
+        assert_eq!(
+            vals(&dy.conv2d_backward_input(&w, &g).unwrap()),
+            [10.0, 12.0, 16.0, 18.0]
+        );
         assert_eq!(
             vals(&dy.conv2d_backward_weight(&x, &g).unwrap()),
             [0.0, 0.0, 0.0, 0.0, 2.0, 4.0, 0.0, 6.0, 8.0]
@@ -260,7 +280,12 @@ fn conv_2x2_input_kernel3_stride2_padding1_gives_1x1() {
         }
     }
     let y = t64(&x, &[2, 2, 2, 2])
-        .conv2d(&t64(&w, &[2, 2, 3, 3]), Some(&t64(&[1.0, -1.0], &[2])), 2, 1)
+        .conv2d(
+            &t64(&w, &[2, 2, 3, 3]),
+            Some(&t64(&[1.0, -1.0], &[2])),
+            2,
+            1,
+        )
         .unwrap();
     assert_eq!(y.shape(), [2, 2, 1, 1]);
     assert_eq!(vals(&y), [-76.0, 76.0, -76.0, 76.0]);
@@ -284,7 +309,11 @@ fn cross_entropy_single_row_hand_worked() {
     assert_eq!(loss32.dtype(), DType::F32);
     assert!((loss32.to_scalar().unwrap() - want).abs() < 1e-6);
     // Target 0: ln(e + e^2 + e^3) - 1 = want + 2.
-    let loss0 = z.cross_entropy(&t64(&[0.0], &[1])).unwrap().to_scalar().unwrap();
+    let loss0 = z
+        .cross_entropy(&t64(&[0.0], &[1]))
+        .unwrap()
+        .to_scalar()
+        .unwrap();
     assert!((loss0 - (want + 2.0)).abs() < 1e-14);
 }
 
@@ -293,7 +322,11 @@ fn cross_entropy_is_the_mean_over_rows_and_its_gradient_is_softmax_minus_onehot_
     // Row 0: logits [1,2,3], target 2: loss 0.40760596444438, softmax
     //   [0.09003057317038046, 0.24472847105479767, 0.6652409557748219].
     // Row 1: logits [1,1,1], target 0: loss ln 3, softmax [1/3, 1/3, 1/3].
-    let sm = [0.090_030_573_170_380_46, 0.244_728_471_054_797_67, 0.665_240_955_774_821_9];
+    let sm = [
+        0.090_030_573_170_380_46,
+        0.244_728_471_054_797_67,
+        0.665_240_955_774_821_9,
+    ];
     let z = t64(&[1.0, 2.0, 3.0, 1.0, 1.0, 1.0], &[2, 3]);
     let t = t64(&[2.0, 0.0], &[2]);
     let loss = z.cross_entropy(&t).unwrap().to_scalar().unwrap();
@@ -326,12 +359,30 @@ fn cross_entropy_is_the_mean_over_rows_and_its_gradient_is_softmax_minus_onehot_
 fn cross_entropy_is_stable_for_large_logits() {
     // logsumexp([1000, 0]) = 1000 + ln(1 + e^-1000) = 1000 (to double precision).
     let z = t64(&[1000.0, 0.0], &[1, 2]);
-    assert_eq!(z.cross_entropy(&t64(&[0.0], &[1])).unwrap().to_scalar().unwrap(), 0.0);
-    assert_eq!(z.cross_entropy(&t64(&[1.0], &[1])).unwrap().to_scalar().unwrap(), 1000.0);
+    assert_eq!(
+        z.cross_entropy(&t64(&[0.0], &[1]))
+            .unwrap()
+            .to_scalar()
+            .unwrap(),
+        0.0
+    );
+    assert_eq!(
+        z.cross_entropy(&t64(&[1.0], &[1]))
+            .unwrap()
+            .to_scalar()
+            .unwrap(),
+        1000.0
+    );
     let z32 = t32(&[100.0, -100.0, 0.0], &[1, 3]);
-    let l = z32.cross_entropy(&t32(&[1.0], &[1])).unwrap().to_scalar().unwrap();
+    let l = z32
+        .cross_entropy(&t32(&[1.0], &[1]))
+        .unwrap()
+        .to_scalar()
+        .unwrap();
     assert!((l - 200.0).abs() < 1e-4, "{l}");
-    let g = z32.cross_entropy_backward(&t32(&[1.0], &[1]), &t32(&[1.0], &[])).unwrap();
+    let g = z32
+        .cross_entropy_backward(&t32(&[1.0], &[1]), &t32(&[1.0], &[]))
+        .unwrap();
     assert_close(&vals(&g), &[1.0, -1.0, 0.0], 1e-6);
     let ls = z32.log_softmax().unwrap();
     assert!(vals(&ls).iter().all(|v| v.is_finite()));
@@ -344,13 +395,25 @@ fn log_softmax_values_and_backward() {
     let x = t64(&[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &[2, 3]);
     let y = x.log_softmax().unwrap();
     let l3 = 3f64.ln();
-    assert_close(&vals(&y), &[1.0 - lse, 2.0 - lse, 3.0 - lse, -l3, -l3, -l3], 1e-15);
+    assert_close(
+        &vals(&y),
+        &[1.0 - lse, 2.0 - lse, 3.0 - lse, -l3, -l3, -l3],
+        1e-15,
+    );
     // Backward: dx = dy - softmax * sum(dy). Row 0 with dy = [1, 0, 0]:
     // dx = [1 - s0, -s1, -s2]; row 1 with dy = [1, 2, 3]: dx = dy - 6/3 = [-1, 0, 1].
-    let sm = [0.090_030_573_170_380_46, 0.244_728_471_054_797_67, 0.665_240_955_774_821_9];
+    let sm = [
+        0.090_030_573_170_380_46,
+        0.244_728_471_054_797_67,
+        0.665_240_955_774_821_9,
+    ];
     let dy = t64(&[1.0, 0.0, 0.0, 1.0, 2.0, 3.0], &[2, 3]);
     let dx = y.log_softmax_backward(&dy).unwrap();
-    assert_close(&vals(&dx), &[1.0 - sm[0], -sm[1], -sm[2], -1.0, 0.0, 1.0], 1e-14);
+    assert_close(
+        &vals(&dx),
+        &[1.0 - sm[0], -sm[1], -sm[2], -1.0, 0.0, 1.0],
+        1e-14,
+    );
 }
 
 #[test]
@@ -372,7 +435,10 @@ fn variance_biased_and_unbiased() {
     // mean 2.5, squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5: 5/4 and 5/3.
     for make in [t32 as fn(&[f64], &[usize]) -> Tensor, t64] {
         let x = make(&[1.0, 2.0, 3.0, 4.0], &[4]);
-        assert_eq!(x.var(&[0], false, false).unwrap().to_scalar().unwrap(), 1.25);
+        assert_eq!(
+            x.var(&[0], false, false).unwrap().to_scalar().unwrap(),
+            1.25
+        );
         let u = x.var(&[0], true, false).unwrap().to_scalar().unwrap();
         assert!((u - 5.0 / 3.0).abs() < 1e-7, "{u}");
         // Rows of a matrix: [1,2,3,4] and [2,4,6,8] (deviations doubled, variance x4).
@@ -382,8 +448,14 @@ fn variance_biased_and_unbiased() {
         assert_eq!(v.shape(), [2, 1]);
         assert_close(&vals(&v), &[5.0 / 3.0, 20.0 / 3.0], 1e-7);
         // Columns: pairs (1,2), (2,4), (3,6), (4,8): biased var = (d/2)^2 with d the gap.
-        assert_eq!(vals(&m.var(&[0], false, false).unwrap()), [0.25, 1.0, 2.25, 4.0]);
-        assert_eq!(vals(&m.var(&[0], true, false).unwrap()), [0.5, 2.0, 4.5, 8.0]);
+        assert_eq!(
+            vals(&m.var(&[0], false, false).unwrap()),
+            [0.25, 1.0, 2.25, 4.0]
+        );
+        assert_eq!(
+            vals(&m.var(&[0], true, false).unwrap()),
+            [0.5, 2.0, 4.5, 8.0]
+        );
         // Everything: values 1,2,3,4,2,4,6,8, mean 3.75; squared deviations
         // 7.5625 + 3.0625 + 0.5625 + 0.0625 + 3.0625 + 0.0625 + 5.0625 + 18.0625 = 37.5.
         let all = m.var(&[], false, false).unwrap().to_scalar().unwrap();
@@ -391,8 +463,16 @@ fn variance_biased_and_unbiased() {
     }
     // One element: the unbiased variance is 0/0 = NaN (PyTorch's convention), biased 0.
     let one = t64(&[3.0], &[1]);
-    assert!(one.var(&[0], true, false).unwrap().to_scalar().unwrap().is_nan());
-    assert_eq!(one.var(&[0], false, false).unwrap().to_scalar().unwrap(), 0.0);
+    assert!(one
+        .var(&[0], true, false)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+        .is_nan());
+    assert_eq!(
+        one.var(&[0], false, false).unwrap().to_scalar().unwrap(),
+        0.0
+    );
 }
 
 #[test]
@@ -428,7 +508,10 @@ fn sum_and_mean_over_several_axes() {
     assert_eq!(vals(&x.mean(&[1, 2], true).unwrap()), [5.5, 17.5]);
     assert_eq!(x.mean(&[1, 2], true).unwrap().shape(), [2, 1, 1]);
     // Over axes 0 and 1: sum_{i,j} = 6k + 3 * 12 + 2 * 12 = 6k + 60.
-    assert_eq!(vals(&x.sum(&[0, 1], false).unwrap()), [60.0, 66.0, 72.0, 78.0]);
+    assert_eq!(
+        vals(&x.sum(&[0, 1], false).unwrap()),
+        [60.0, 66.0, 72.0, 78.0]
+    );
     // Everything: 0 + ... + 23 = 276.
     assert_eq!(x.sum_all().unwrap().to_scalar().unwrap(), 276.0);
     assert_eq!(x.sum(&[0, 1, 2], true).unwrap().shape(), [1, 1, 1]);
@@ -443,7 +526,10 @@ fn sum_and_mean_over_several_axes() {
         vals(&x.max(&[1], false).unwrap()),
         [8.0, 9.0, 10.0, 11.0, 20.0, 21.0, 22.0, 23.0]
     );
-    assert_eq!(vals(&x.min(&[2], false).unwrap()), [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]);
+    assert_eq!(
+        vals(&x.min(&[2], false).unwrap()),
+        [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]
+    );
     assert_eq!(vals(&x.max(&[0, 2], false).unwrap()), [15.0, 19.0, 23.0]);
     assert_eq!(vals(&x.min(&[0, 2], true).unwrap()), [0.0, 4.0, 8.0]);
 }
@@ -463,13 +549,14 @@ fn sum_over_an_empty_axis_is_zero() {
     let s = x.sum(&[0, 2], false).unwrap();
     assert_eq!(s.shape(), [0]);
     // sum_to_shape through an empty dimension.
-    let s = Tensor::zeros(&[0, 3], DType::F64, CPU).unwrap().sum_to_shape(&[3]).unwrap();
+    let s = Tensor::zeros(&[0, 3], DType::F64, CPU)
+        .unwrap()
+        .sum_to_shape(&[3])
+        .unwrap();
     assert_eq!(vals(&s), [0.0; 3]);
 }
 
 #[test]
-#[ignore = "BUG: src/ops/reduce/cpu.rs computes outer = numel / red.max(1) on the permuted \
-            path, which is 0 when a reduced axis is empty (storage shorter than the shape)"]
 fn sum_over_non_adjacent_axes_one_of_them_empty_is_zero() {
     // Axes 0 and 2 are not adjacent (the kernel moves them to the end first), and axis 0
     // is empty: the result has the kept axis's 3 elements, all zero.
@@ -477,7 +564,10 @@ fn sum_over_non_adjacent_axes_one_of_them_empty_is_zero() {
     let s = x.sum(&[0, 2], false).unwrap();
     assert_eq!(s.shape(), [3]);
     assert_eq!(vals(&s), [0.0; 3]);
-    let s = Tensor::zeros(&[2, 3, 0], DType::F32, CPU).unwrap().sum(&[0, 2], true).unwrap();
+    let s = Tensor::zeros(&[2, 3, 0], DType::F32, CPU)
+        .unwrap()
+        .sum(&[0, 2], true)
+        .unwrap();
     assert_eq!(s.shape(), [1, 3, 1]);
     assert_eq!(vals(&s), [0.0; 3]);
     // The same through sum_to_shape, which sums over axes 0 and 2 here.
@@ -505,10 +595,22 @@ fn max_and_min_propagate_nan() {
 fn argmax_takes_the_first_maximum_and_nan_counts_as_maximum() {
     let x = t64(
         &[
-            1.0, 3.0, 3.0, 2.0, // tie between 1 and 2: the first wins
-            f64::NAN, f64::NAN, f64::NAN, f64::NAN, // all NaN: index 0
-            1.0, 5.0, f64::NAN, 7.0, // NaN beats everything
-            -4.0, -3.0, -2.0, -1.0, // the last one
+            1.0,
+            3.0,
+            3.0,
+            2.0, // tie between 1 and 2: the first wins
+            f64::NAN,
+            f64::NAN,
+            f64::NAN,
+            f64::NAN, // all NaN: index 0
+            1.0,
+            5.0,
+            f64::NAN,
+            7.0, // NaN beats everything
+            -4.0,
+            -3.0,
+            -2.0,
+            -1.0, // the last one
         ],
         &[4, 4],
     );
@@ -551,16 +653,25 @@ fn matmul_with_transposes_hand_worked() {
         );
         // A^T stored: A^T is [1 4; 2 5; 3 6], so matmul_t(A^T, B, trans_a) = A B.
         let at = make(&[1.0, 4.0, 2.0, 5.0, 3.0, 6.0], &[3, 2]);
-        assert_eq!(vals(&at.matmul_t(&b, true, false).unwrap()), [58.0, 64.0, 139.0, 154.0]);
+        assert_eq!(
+            vals(&at.matmul_t(&b, true, false).unwrap()),
+            [58.0, 64.0, 139.0, 154.0]
+        );
         // B^T stored: [7 9 11; 8 10 12]; matmul_t(A, B^T, trans_b) = A B.
         let bt = make(&[7.0, 9.0, 11.0, 8.0, 10.0, 12.0], &[2, 3]);
-        assert_eq!(vals(&a.matmul_t(&bt, false, true).unwrap()), [58.0, 64.0, 139.0, 154.0]);
+        assert_eq!(
+            vals(&a.matmul_t(&bt, false, true).unwrap()),
+            [58.0, 64.0, 139.0, 154.0]
+        );
         // Both transposed.
         let c = at.matmul_t(&bt, true, true).unwrap();
         assert_eq!(c.shape(), [2, 2]);
         assert_eq!(vals(&c), [58.0, 64.0, 139.0, 154.0]);
         // A A^T = [1+4+9, 4+10+18; 4+10+18, 16+25+36] = [14 32; 32 77].
-        assert_eq!(vals(&a.matmul_t(&a, false, true).unwrap()), [14.0, 32.0, 32.0, 77.0]);
+        assert_eq!(
+            vals(&a.matmul_t(&a, false, true).unwrap()),
+            [14.0, 32.0, 32.0, 77.0]
+        );
         // A^T A is 3x3: [17 22 27; 22 29 36; 27 36 45].
         assert_eq!(
             vals(&a.matmul_t(&a, true, false).unwrap()),
@@ -587,7 +698,10 @@ fn batched_matmul_multiplies_each_pair() {
         [23.0, 31.0, 34.0, 46.0, 1.0, 2.0, -1.0, 0.0]
     );
     // A batch of 3 row vectors [1, 3] times [3, 1] column vectors: dot products.
-    let r = t64(&[1.0, 2.0, 3.0, 0.0, 1.0, 0.0, -1.0, -1.0, -1.0], &[3, 1, 3]);
+    let r = t64(
+        &[1.0, 2.0, 3.0, 0.0, 1.0, 0.0, -1.0, -1.0, -1.0],
+        &[3, 1, 3],
+    );
     let col = t64(&[1.0, 1.0, 1.0, 4.0, 5.0, 6.0, 1.0, 2.0, 3.0], &[3, 3, 1]);
     let d = r.matmul(&col).unwrap();
     assert_eq!(d.shape(), [3, 1, 1]);
@@ -615,7 +729,10 @@ fn broadcasting_results() {
     let s = a.add(&r).unwrap();
     assert_eq!(s.shape(), [2, 3]);
     assert_eq!(vals(&s), [11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
-    assert_eq!(vals(&r.sub(&a).unwrap()), [9.0, 18.0, 27.0, 6.0, 15.0, 24.0]);
+    assert_eq!(
+        vals(&r.sub(&a).unwrap()),
+        [9.0, 18.0, 27.0, 6.0, 15.0, 24.0]
+    );
     // [3, 1] * [1, 4]: an outer product.
     let col = t64(&[1.0, 2.0, 3.0], &[3, 1]);
     let row = t64(&[1.0, 10.0, 100.0, 1000.0], &[1, 4]);
@@ -645,7 +762,9 @@ fn broadcasting_results() {
     assert_eq!(a.div(&h).unwrap().shape(), [2, 3]);
     assert_eq!(vals(&h.div(&a.reshape(&[6, 1]).unwrap()).unwrap())[3], 0.5);
     // pow, maximum, minimum with broadcasting.
-    let p = t64(&[2.0, 3.0], &[2, 1]).pow(&t64(&[0.0, 1.0, 2.0], &[3])).unwrap();
+    let p = t64(&[2.0, 3.0], &[2, 1])
+        .pow(&t64(&[0.0, 1.0, 2.0], &[3]))
+        .unwrap();
     assert_eq!(vals(&p), [1.0, 2.0, 4.0, 1.0, 3.0, 9.0]);
     let m = a.maximum(&t64(&[3.5], &[1])).unwrap();
     assert_eq!(vals(&m), [3.5, 3.5, 3.5, 4.0, 5.0, 6.0]);
@@ -661,7 +780,10 @@ fn broadcasting_results() {
     assert_eq!(vals(&c.gt(&two).unwrap()), [0.0, 0.0, 1.0]);
     assert_eq!(vals(&c.ge(&two).unwrap()), [0.0, 1.0, 1.0]);
     // Empty broadcasts stay empty.
-    let e = Tensor::zeros(&[0, 3], DType::F64, CPU).unwrap().add(&r).unwrap();
+    let e = Tensor::zeros(&[0, 3], DType::F64, CPU)
+        .unwrap()
+        .add(&r)
+        .unwrap();
     assert_eq!(e.shape(), [0, 3]);
 }
 
@@ -672,14 +794,38 @@ fn unary_values() {
     assert_eq!(vals(&x.abs().unwrap()), [2.0, 0.5, 0.0, 0.5, 4.0]);
     assert_eq!(vals(&x.square().unwrap()), [4.0, 0.25, 0.0, 0.25, 16.0]);
     assert_eq!(vals(&x.relu().unwrap()), [0.0, 0.0, 0.0, 0.5, 4.0]);
-    assert_eq!(vals(&x.leaky_relu(0.1).unwrap()), [-0.2, -0.05, 0.0, 0.5, 4.0]);
-    assert_eq!(vals(&x.clamp(Some(-1.0), Some(1.0)).unwrap()), [-1.0, -0.5, 0.0, 0.5, 1.0]);
-    assert_eq!(vals(&x.clamp(None, Some(0.25)).unwrap()), [-2.0, -0.5, 0.0, 0.25, 0.25]);
-    assert_eq!(vals(&x.clamp(Some(0.0), None).unwrap()), [0.0, 0.0, 0.0, 0.5, 4.0]);
-    assert_eq!(vals(&x.affine(2.0, 1.0).unwrap()), [-3.0, 0.0, 1.0, 2.0, 9.0]);
-    assert_eq!(vals(&x.add_scalar(-1.0).unwrap()), [-3.0, -1.5, -1.0, -0.5, 3.0]);
-    assert_eq!(vals(&x.mul_scalar(-2.0).unwrap()), [4.0, 1.0, -0.0, -1.0, -8.0]);
-    assert_eq!(vals(&x.powf(3.0).unwrap()), [-8.0, -0.125, 0.0, 0.125, 64.0]);
+    assert_eq!(
+        vals(&x.leaky_relu(0.1).unwrap()),
+        [-0.2, -0.05, 0.0, 0.5, 4.0]
+    );
+    assert_eq!(
+        vals(&x.clamp(Some(-1.0), Some(1.0)).unwrap()),
+        [-1.0, -0.5, 0.0, 0.5, 1.0]
+    );
+    assert_eq!(
+        vals(&x.clamp(None, Some(0.25)).unwrap()),
+        [-2.0, -0.5, 0.0, 0.25, 0.25]
+    );
+    assert_eq!(
+        vals(&x.clamp(Some(0.0), None).unwrap()),
+        [0.0, 0.0, 0.0, 0.5, 4.0]
+    );
+    assert_eq!(
+        vals(&x.affine(2.0, 1.0).unwrap()),
+        [-3.0, 0.0, 1.0, 2.0, 9.0]
+    );
+    assert_eq!(
+        vals(&x.add_scalar(-1.0).unwrap()),
+        [-3.0, -1.5, -1.0, -0.5, 3.0]
+    );
+    assert_eq!(
+        vals(&x.mul_scalar(-2.0).unwrap()),
+        [4.0, 1.0, -0.0, -1.0, -8.0]
+    );
+    assert_eq!(
+        vals(&x.powf(3.0).unwrap()),
+        [-8.0, -0.125, 0.0, 0.125, 64.0]
+    );
     let p = t64(&[0.25, 1.0, 4.0, 16.0], &[4]);
     assert_eq!(vals(&p.sqrt().unwrap()), [0.5, 1.0, 2.0, 4.0]);
     assert_eq!(vals(&p.rsqrt().unwrap()), [2.0, 1.0, 0.5, 0.25]);
@@ -720,7 +866,9 @@ fn permute_reshape_and_broadcast_to() {
         }
     }
     assert_eq!(vals(&p), want);
-    let t = t64(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).transpose_last2().unwrap();
+    let t = t64(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])
+        .transpose_last2()
+        .unwrap();
     assert_eq!(t.shape(), [3, 2]);
     assert_eq!(vals(&t), [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     // Reshape keeps the row-major order; flatten_from merges the trailing dimensions.
@@ -745,7 +893,10 @@ fn index_select_and_index_add_rows() {
     assert_eq!(g.shape(), [4, 2]);
     assert_eq!(vals(&g), [20.0, 21.0, 0.0, 1.0, 20.0, 21.0, 10.0, 11.0]);
     assert_eq!(x.index_select_rows(&[]).unwrap().shape(), [0, 2]);
-    assert_eq!(vals(&x.narrow_rows(1, 2).unwrap()), [10.0, 11.0, 20.0, 21.0]);
+    assert_eq!(
+        vals(&x.narrow_rows(1, 2).unwrap()),
+        [10.0, 11.0, 20.0, 21.0]
+    );
     // Scatter: rows 0..4 of src go to 2, 0, 2, 1; the two rows sent to 2 add up.
     let src = t64(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[4, 2]);
     let s = src.index_add_rows(&[2, 0, 2, 1], 4).unwrap();
@@ -762,7 +913,10 @@ fn sum_to_shape_values() {
     assert_eq!(s.shape(), [3, 1]);
     assert_eq!(vals(&s), [60.0, 92.0, 124.0]);
     // To [4]: sum over axes 0 and 1, 6k + 60.
-    assert_eq!(vals(&x.sum_to_shape(&[4]).unwrap()), [60.0, 66.0, 72.0, 78.0]);
+    assert_eq!(
+        vals(&x.sum_to_shape(&[4]).unwrap()),
+        [60.0, 66.0, 72.0, 78.0]
+    );
     // To [2, 1, 1]: 144 i + 66.
     let s = x.sum_to_shape(&[2, 1, 1]).unwrap();
     assert_eq!(s.shape(), [2, 1, 1]);
@@ -775,7 +929,10 @@ fn sum_to_shape_values() {
     // To itself: unchanged. To [1, 3, 4]: sum over axis 0 only.
     assert_eq!(vals(&x.sum_to_shape(&[2, 3, 4]).unwrap()), vals(&x));
     let s = x.sum_to_shape(&[1, 3, 4]).unwrap();
-    assert_eq!(vals(&s), (0..12).map(|r| (2 * r + 12) as f64).collect::<Vec<_>>());
+    assert_eq!(
+        vals(&s),
+        (0..12).map(|r| (2 * r + 12) as f64).collect::<Vec<_>>()
+    );
     // A size-1 dimension that stays size 1 needs no sum: [2, 1] -> [1, 1] sums axis 0.
     let y = t64(&[3.0, 4.0], &[2, 1]);
     assert_eq!(vals(&y.sum_to_shape(&[1, 1]).unwrap()), [7.0]);
@@ -830,7 +987,8 @@ fn zero_coefficients_drop_non_finite_terms() {
     p.copy_from_(&t64(&[1.0, 2.0], &[2])).unwrap();
     assert_eq!(vals(&p), [1.0, 2.0]);
     // add_scaled_ with alpha 0 leaves self unchanged even when x holds infinities.
-    p.add_scaled_(&t64(&[f64::INFINITY, f64::NAN], &[2]), 0.0).unwrap();
+    p.add_scaled_(&t64(&[f64::INFINITY, f64::NAN], &[2]), 0.0)
+        .unwrap();
     assert_eq!(vals(&p), [1.0, 2.0]);
     // lerp_ with weight 1 is a copy of end.
     let mut q = t64(&[f64::NAN, 0.0], &[2]);
@@ -897,7 +1055,11 @@ fn creation_and_conversion() {
 #[test]
 fn large_matmuls_match_the_triple_loop() {
     // Integer data: every product and partial sum is exact, so results compare with ==.
-    for &(batch, m, k, n) in &[(1usize, 200usize, 64usize, 90usize), (6, 70, 50, 40), (1, 10, 300, 800)] {
+    for &(batch, m, k, n) in &[
+        (1usize, 200usize, 64usize, 90usize),
+        (6, 70, 50, 40),
+        (1, 10, 300, 800),
+    ] {
         let a = ints(batch * m * k, 20);
         let b = ints(batch * k * n, 21);
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -907,8 +1069,16 @@ fn large_matmuls_match_the_triple_loop() {
                     for j in 0..n {
                         let mut acc = 0.0;
                         for p in 0..k {
-                            let av = if ta { a[t * m * k + p * m + i] } else { a[t * m * k + i * k + p] };
-                            let bv = if tb { b[t * k * n + j * k + p] } else { b[t * k * n + p * n + j] };
+                            let av = if ta {
+                                a[t * m * k + p * m + i]
+                            } else {
+                                a[t * m * k + i * k + p]
+                            };
+                            let bv = if tb {
+                                b[t * k * n + j * k + p]
+                            } else {
+                                b[t * k * n + p * n + j]
+                            };
                             acc += av * bv;
                         }
                         want[t * m * n + i * n + j] = acc;
@@ -923,8 +1093,14 @@ fn large_matmuls_match_the_triple_loop() {
                 (t64(&a, &sa), t64(&b, &sb))
             };
             let c = ta_t.matmul_t(&tb_t, ta, tb).unwrap();
-            assert_eq!(vals(&c), want, "batch {batch} m {m} k {k} n {n} ta {ta} tb {tb}");
-            let c32 = t32(&a, ta_t.shape()).matmul_t(&t32(&b, tb_t.shape()), ta, tb).unwrap();
+            assert_eq!(
+                vals(&c),
+                want,
+                "batch {batch} m {m} k {k} n {n} ta {ta} tb {tb}"
+            );
+            let c32 = t32(&a, ta_t.shape())
+                .matmul_t(&t32(&b, tb_t.shape()), ta, tb)
+                .unwrap();
             assert_eq!(vals(&c32), want, "f32");
         }
     }
@@ -956,7 +1132,10 @@ fn large_elementwise_layout_and_reduction_kernels() {
         }
     }
     // Unary map over 60000 elements.
-    assert_eq!(vals(&t64(&x, &[r, c]).affine(2.0, 1.0).unwrap()), x.iter().map(|v| 2.0 * v + 1.0).collect::<Vec<_>>());
+    assert_eq!(
+        vals(&t64(&x, &[r, c]).affine(2.0, 1.0).unwrap()),
+        x.iter().map(|v| 2.0 * v + 1.0).collect::<Vec<_>>()
+    );
     // permute [30, 40, 50] -> [50, 30, 40] and broadcast_to [40, 1] -> [30, 40, 50].
     let (p0, p1, p2) = (30usize, 40usize, 50usize);
     let y = ints(p0 * p1 * p2, 34);
@@ -982,7 +1161,10 @@ fn large_elementwise_layout_and_reduction_kernels() {
         for k in 0..p2 {
             let col: Vec<f64> = (0..p1).map(|j| y[(i * p1 + j) * p2 + k]).collect();
             assert_eq!(s1[i * p2 + k], col.iter().sum::<f64>());
-            assert_eq!(m1[i * p2 + k], col.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+            assert_eq!(
+                m1[i * p2 + k],
+                col.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            );
         }
     }
     for j in 0..p1 {
@@ -1018,7 +1200,9 @@ fn results_do_not_depend_on_the_thread_count() {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
             })
             .collect()
@@ -1051,7 +1235,10 @@ fn results_do_not_depend_on_the_thread_count() {
         assert!(p.bit_eq(q), "result {i} differs between two runs");
     }
     for threads in [1, 3] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         let other = pool.install(run);
         for (i, (p, q)) in reference.iter().zip(&other).enumerate() {
             assert!(p.bit_eq(q), "result {i} differs with {threads} threads");

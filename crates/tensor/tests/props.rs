@@ -16,7 +16,12 @@ fn t64(data: &[f64], shape: &[usize]) -> Tensor {
 }
 
 fn t32(data: &[f64], shape: &[usize]) -> Tensor {
-    Tensor::from_vec(data.iter().map(|&v| v as f32).collect::<Vec<_>>(), shape, CPU).unwrap()
+    Tensor::from_vec(
+        data.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        shape,
+        CPU,
+    )
+    .unwrap()
 }
 
 fn numel(shape: &[usize]) -> usize {
@@ -60,7 +65,9 @@ fn values(len: usize) -> impl Strategy<Value = Vec<f64>> {
 fn broadcast_source(out: Vec<usize>) -> impl Strategy<Value = Vec<usize>> {
     let r = out.len();
     (0..=r, pvec(any::<bool>(), r)).prop_map(move |(drop, ones)| {
-        (drop..r).map(|d| if ones[d] { 1 } else { out[d] }).collect()
+        (drop..r)
+            .map(|d| if ones[d] { 1 } else { out[d] })
+            .collect()
     })
 }
 
@@ -93,8 +100,16 @@ fn naive_broadcast(
     let mut res = Vec::with_capacity(numel(&out));
     for flat in 0..numel(&out) {
         let idx = unravel(flat, &out);
-        let ia: Vec<usize> = idx.iter().zip(&pa).map(|(&i, &d)| if d == 1 { 0 } else { i }).collect();
-        let ib: Vec<usize> = idx.iter().zip(&pb).map(|(&i, &d)| if d == 1 { 0 } else { i }).collect();
+        let ia: Vec<usize> = idx
+            .iter()
+            .zip(&pa)
+            .map(|(&i, &d)| if d == 1 { 0 } else { i })
+            .collect();
+        let ib: Vec<usize> = idx
+            .iter()
+            .zip(&pb)
+            .map(|(&i, &d)| if d == 1 { 0 } else { i })
+            .collect();
         res.push(f(a[ravel(&ia, &pa)], b[ravel(&ib, &pb)]));
     }
     (res, out)
@@ -109,8 +124,16 @@ fn binary_cases() -> Vec<(&'static str, BinFn, RefFn)> {
         ("sub", Tensor::sub, |x, y| x - y),
         ("mul", Tensor::mul, |x, y| x * y),
         ("div", Tensor::div, |x, y| x / y),
-        ("maximum", Tensor::maximum, |x, y| if x >= y { x } else { y }),
-        ("minimum", Tensor::minimum, |x, y| if x <= y { x } else { y }),
+        (
+            "maximum",
+            Tensor::maximum,
+            |x, y| if x >= y { x } else { y },
+        ),
+        (
+            "minimum",
+            Tensor::minimum,
+            |x, y| if x <= y { x } else { y },
+        ),
         ("eq", Tensor::eq, |x, y| if x == y { 1.0 } else { 0.0 }),
         ("ne", Tensor::ne, |x, y| if x != y { 1.0 } else { 0.0 }),
         ("lt", Tensor::lt, |x, y| if x < y { 1.0 } else { 0.0 }),
@@ -176,7 +199,13 @@ fn reduction_case() -> impl Strategy<Value = (Vec<usize>, Vec<f64>, Vec<isize>, 
             .prop_map(move |(shape, v, pick, neg, keep)| {
                 let axes: Vec<isize> = (0..r)
                     .filter(|&d| pick[d])
-                    .map(|d| if neg[d] { d as isize - r as isize } else { d as isize })
+                    .map(|d| {
+                        if neg[d] {
+                            d as isize - r as isize
+                        } else {
+                            d as isize
+                        }
+                    })
                     .collect();
                 (shape, v, axes, keep)
             })
@@ -185,14 +214,23 @@ fn reduction_case() -> impl Strategy<Value = (Vec<usize>, Vec<f64>, Vec<isize>, 
 
 /// Groups the elements of `x` by their index over the kept axes; returns the groups in
 /// output order and the output shape.
-fn naive_groups(x: &[f64], shape: &[usize], axes: &[isize], keepdim: bool) -> (Vec<Vec<f64>>, Vec<usize>) {
+fn naive_groups(
+    x: &[f64],
+    shape: &[usize],
+    axes: &[isize],
+    keepdim: bool,
+) -> (Vec<Vec<f64>>, Vec<usize>) {
     let r = shape.len();
     let reduced: Vec<bool> = if axes.is_empty() {
         vec![true; r]
     } else {
         let mut m = vec![false; r];
         for &a in axes {
-            m[if a < 0 { (a + r as isize) as usize } else { a as usize }] = true;
+            m[if a < 0 {
+                (a + r as isize) as usize
+            } else {
+                a as usize
+            }] = true;
         }
         m
     };
@@ -204,7 +242,9 @@ fn naive_groups(x: &[f64], shape: &[usize], axes: &[isize], keepdim: bool) -> (V
         groups[ravel(&kept_idx, &kept_shape)].push(v);
     }
     let out_shape = if keepdim {
-        (0..r).map(|d| if reduced[d] { 1 } else { shape[d] }).collect()
+        (0..r)
+            .map(|d| if reduced[d] { 1 } else { shape[d] })
+            .collect()
     } else {
         kept_shape
     };
@@ -415,8 +455,16 @@ fn naive_matmul(
                 let mut s = 0.0;
                 for p in 0..k {
                     // A stored [m, k], or [k, m] when transposed; likewise B.
-                    let av = if ta { a[t * m * k + p * m + i] } else { a[t * m * k + i * k + p] };
-                    let bv = if tb { b[t * k * n + j * k + p] } else { b[t * k * n + p * n + j] };
+                    let av = if ta {
+                        a[t * m * k + p * m + i]
+                    } else {
+                        a[t * m * k + i * k + p]
+                    };
+                    let bv = if tb {
+                        b[t * k * n + j * k + p]
+                    } else {
+                        b[t * k * n + p * n + j]
+                    };
                     s += av * bv;
                 }
                 c[t * m * n + i * n + j] = s;
@@ -426,7 +474,16 @@ fn naive_matmul(
     c
 }
 
-type MatmulCase = (Option<usize>, usize, usize, usize, bool, bool, Vec<f64>, Vec<f64>);
+type MatmulCase = (
+    Option<usize>,
+    usize,
+    usize,
+    usize,
+    bool,
+    bool,
+    Vec<f64>,
+    Vec<f64>,
+);
 
 fn matmul_case() -> impl Strategy<Value = MatmulCase> {
     (
@@ -537,10 +594,12 @@ impl ConvGeom {
                                 for q in 0..g.kw {
                                     let ih = (i * g.stride + p) as isize - g.pad as isize;
                                     let iw = (j * g.stride + q) as isize - g.pad as isize;
-                                    if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize {
+                                    if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize
+                                    {
                                         continue;
                                     }
-                                    let xi = ((b * g.c + ic) * g.h + ih as usize) * g.w + iw as usize;
+                                    let xi =
+                                        ((b * g.c + ic) * g.h + ih as usize) * g.w + iw as usize;
                                     let wi = ((oc * g.c + ic) * g.kh + p) * g.kw + q;
                                     f(xi, wi, yi);
                                 }
@@ -556,12 +615,33 @@ impl ConvGeom {
 type ConvCase = (ConvGeom, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 
 fn conv_case() -> impl Strategy<Value = ConvCase> {
-    (1usize..4, 1usize..4, 1usize..9, 1usize..9, 1usize..4, 1usize..6, 1usize..6, 1usize..4, 0usize..4)
-        .prop_filter("kernel must fit the padded input", |&(_, _, h, w, _, kh, kw, _, p)| {
-            h + 2 * p >= kh && w + 2 * p >= kw
-        })
+    (
+        1usize..4,
+        1usize..4,
+        1usize..9,
+        1usize..9,
+        1usize..4,
+        1usize..6,
+        1usize..6,
+        1usize..4,
+        0usize..4,
+    )
+        .prop_filter(
+            "kernel must fit the padded input",
+            |&(_, _, h, w, _, kh, kw, _, p)| h + 2 * p >= kh && w + 2 * p >= kw,
+        )
         .prop_flat_map(|(n, c, h, w, o, kh, kw, stride, pad)| {
-            let g = ConvGeom { n, c, h, w, o, kh, kw, stride, pad };
+            let g = ConvGeom {
+                n,
+                c,
+                h,
+                w,
+                o,
+                kh,
+                kw,
+                stride,
+                pad,
+            };
             (
                 Just(g),
                 pvec(-1.0f64..1.0, numel(&g.x_shape())),
@@ -642,9 +722,8 @@ proptest! {
 // ------------------------------------------------------------------------------------------
 
 fn logits_case() -> impl Strategy<Value = (usize, usize, Vec<f64>, Vec<usize>)> {
-    (1usize..6, 1usize..7).prop_flat_map(|(n, c)| {
-        (Just(n), Just(c), pvec(-8.0f64..8.0, n * c), pvec(0..c, n))
-    })
+    (1usize..6, 1usize..7)
+        .prop_flat_map(|(n, c)| (Just(n), Just(c), pvec(-8.0f64..8.0, n * c), pvec(0..c, n)))
 }
 
 proptest! {

@@ -28,7 +28,11 @@ impl Var {
                 ),
                 BinaryOp::Div => (
                     if need_a { g.div(&b)? } else { g.clone() },
-                    if need_b { g.mul(&saved_out)?.div(&b)?.neg()? } else { g.clone() },
+                    if need_b {
+                        g.mul(&saved_out)?.div(&b)?.neg()?
+                    } else {
+                        g.clone()
+                    },
                 ),
                 BinaryOp::Pow => (
                     if need_a {
@@ -36,7 +40,11 @@ impl Var {
                     } else {
                         g.clone()
                     },
-                    if need_b { g.mul(&saved_out)?.mul(&a.ln()?)? } else { g.clone() },
+                    if need_b {
+                        g.mul(&saved_out)?.mul(&a.ln()?)?
+                    } else {
+                        g.clone()
+                    },
                 ),
                 BinaryOp::Maximum => (g.mul(&a.ge(&b)?)?, g.mul(&a.lt(&b)?)?),
                 BinaryOp::Minimum => (g.mul(&a.le(&b)?)?, g.mul(&a.gt(&b)?)?),

@@ -20,8 +20,11 @@ impl Var {
         let z = self.value();
         let t = targets.value();
         let out = z.cross_entropy(&t)?;
-        Ok(Var::from_fn(out, &[self, targets], "cross_entropy", move |g| {
-            Ok(vec![Some(z.cross_entropy_backward(&t, g)?), None])
-        }))
+        Ok(Var::from_fn(
+            out,
+            &[self, targets],
+            "cross_entropy",
+            move |g| Ok(vec![Some(z.cross_entropy_backward(&t, g)?), None]),
+        ))
     }
 }

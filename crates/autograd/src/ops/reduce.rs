@@ -67,4 +67,3 @@ impl Var {
         self.reduce(ReduceOp::Min, axes, keepdim)
     }
 }
-

@@ -32,7 +32,11 @@ pub(crate) enum HostPair<'a> {
     F64(&'a [f64], &'a [f64]),
 }
 
-pub(crate) fn host_pair<'a>(op: &'static str, a: &'a Tensor, b: &'a Tensor) -> Result<HostPair<'a>> {
+pub(crate) fn host_pair<'a>(
+    op: &'static str,
+    a: &'a Tensor,
+    b: &'a Tensor,
+) -> Result<HostPair<'a>> {
     match (host(a)?, host(b)?) {
         (CpuStorage::F32(x), CpuStorage::F32(y)) => Ok(HostPair::F32(x, y)),
         (CpuStorage::F64(x), CpuStorage::F64(y)) => Ok(HostPair::F64(x, y)),

@@ -1214,7 +1214,9 @@ fn direct_isa(g: &Conv2dGeometry, p: &Plan, lane_dim: usize) -> Option<Isa> {
         return None;
     } // TEMP-BENCH
     let worth_it = applies && g.batch * p.spatial >= DIRECT_MIN_PIXELS;
-    if std::env::var_os("TMP_CONV_AVX2").is_some() { return detected_isa().min(Some(Isa::Avx2)).filter(|_| worth_it); } // TEMP-BENCH
+    if std::env::var_os("TMP_CONV_AVX2").is_some() {
+        return detected_isa().min(Some(Isa::Avx2)).filter(|_| worth_it);
+    } // TEMP-BENCH
     detected_isa().filter(|_| worth_it)
 }
 

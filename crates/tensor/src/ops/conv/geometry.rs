@@ -21,7 +21,7 @@ pub struct Conv2dGeometry {
 impl Conv2dGeometry {
     /// Output spatial size for one axis, `None` when the kernel does not fit.
     pub fn out_size(input: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
-        let padded = input + 2 * padding;
+        let padded = padding.checked_mul(2)?.checked_add(input)?;
         if stride == 0 || kernel == 0 || padded < kernel {
             return None;
         }

@@ -18,11 +18,18 @@ use crate::{Result, Tensor, TensorError};
 /// Convolution kernels a backend provides; arguments are validated by the callers.
 pub trait ConvOps {
     /// The forward convolution, `[batch, c_out, h_out, w_out]`.
-    fn conv2d(&self, g: &Conv2dGeometry, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor>;
+    fn conv2d(
+        &self,
+        g: &Conv2dGeometry,
+        x: &Tensor,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+    ) -> Result<Tensor>;
     /// Gradient with respect to the input, `[batch, c_in, h_in, w_in]`.
     fn conv2d_backward_input(&self, g: &Conv2dGeometry, dy: &Tensor, w: &Tensor) -> Result<Tensor>;
     /// Gradient with respect to the weight, `[c_out, c_in, k_h, k_w]`.
-    fn conv2d_backward_weight(&self, g: &Conv2dGeometry, dy: &Tensor, x: &Tensor) -> Result<Tensor>;
+    fn conv2d_backward_weight(&self, g: &Conv2dGeometry, dy: &Tensor, x: &Tensor)
+        -> Result<Tensor>;
     /// Gradient with respect to the bias, `[c_out]`.
     fn conv2d_backward_bias(&self, g: &Conv2dGeometry, dy: &Tensor) -> Result<Tensor>;
 }
@@ -34,12 +41,17 @@ pub fn conv2d_geometry(
     stride: usize,
     padding: usize,
 ) -> Result<Conv2dGeometry> {
-    let bad = |reason: String| TensorError::InvalidShape { op: "conv2d", reason };
+    let bad = |reason: String| TensorError::InvalidShape {
+        op: "conv2d",
+        reason,
+    };
     let [batch, c_in, h_in, w_in] = *x_shape else {
         return Err(bad(format!("input must be [N, C, H, W], got {x_shape:?}")));
     };
     let [c_out, c_in_w, k_h, k_w] = *w_shape else {
-        return Err(bad(format!("weight must be [O, C, kH, kW], got {w_shape:?}")));
+        return Err(bad(format!(
+            "weight must be [O, C, kH, kW], got {w_shape:?}"
+        )));
     };
     if c_in != c_in_w {
         return Err(TensorError::ShapeMismatch {
@@ -59,10 +71,16 @@ pub fn conv2d_geometry(
             return Err(TensorError::EmptyDimension { op: "conv2d", axis });
         }
     }
-    let h_out = Conv2dGeometry::out_size(h_in, k_h, stride, padding)
-        .ok_or_else(|| bad(format!("kernel {k_h} does not fit height {h_in} with padding {padding}")))?;
-    let w_out = Conv2dGeometry::out_size(w_in, k_w, stride, padding)
-        .ok_or_else(|| bad(format!("kernel {k_w} does not fit width {w_in} with padding {padding}")))?;
+    let h_out = Conv2dGeometry::out_size(h_in, k_h, stride, padding).ok_or_else(|| {
+        bad(format!(
+            "kernel {k_h} does not fit height {h_in} with padding {padding}"
+        ))
+    })?;
+    let w_out = Conv2dGeometry::out_size(w_in, k_w, stride, padding).ok_or_else(|| {
+        bad(format!(
+            "kernel {k_w} does not fit width {w_in} with padding {padding}"
+        ))
+    })?;
     Ok(Conv2dGeometry {
         batch,
         c_in,
@@ -81,7 +99,13 @@ pub fn conv2d_geometry(
 impl Tensor {
     /// 2-D convolution of `self` (`[N, C, H, W]`) with `weight` (`[O, C, kH, kW]`) and an
     /// optional `bias` (`[O]`).
-    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize) -> Result<Tensor> {
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Tensor> {
         self.check_compatible("conv2d", weight)?;
         let g = conv2d_geometry(self.shape(), weight.shape(), stride, padding)?;
         if let Some(b) = bias {
@@ -100,22 +124,42 @@ impl Tensor {
     /// The input gradient of `conv2d` given the output gradient `self`.
     pub fn conv2d_backward_input(&self, weight: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
         self.check_compatible("conv2d_backward_input", weight)?;
-        check_dims("conv2d_backward_input", self, &[g.batch, g.c_out, g.h_out, g.w_out])?;
-        check_dims("conv2d_backward_input", weight, &[g.c_out, g.c_in, g.k_h, g.k_w])?;
+        check_dims(
+            "conv2d_backward_input",
+            self,
+            &[g.batch, g.c_out, g.h_out, g.w_out],
+        )?;
+        check_dims(
+            "conv2d_backward_input",
+            weight,
+            &[g.c_out, g.c_in, g.k_h, g.k_w],
+        )?;
         self.backend().conv2d_backward_input(g, self, weight)
     }
 
     /// The weight gradient of `conv2d` given the output gradient `self`.
     pub fn conv2d_backward_weight(&self, input: &Tensor, g: &Conv2dGeometry) -> Result<Tensor> {
         self.check_compatible("conv2d_backward_weight", input)?;
-        check_dims("conv2d_backward_weight", self, &[g.batch, g.c_out, g.h_out, g.w_out])?;
-        check_dims("conv2d_backward_weight", input, &[g.batch, g.c_in, g.h_in, g.w_in])?;
+        check_dims(
+            "conv2d_backward_weight",
+            self,
+            &[g.batch, g.c_out, g.h_out, g.w_out],
+        )?;
+        check_dims(
+            "conv2d_backward_weight",
+            input,
+            &[g.batch, g.c_in, g.h_in, g.w_in],
+        )?;
         self.backend().conv2d_backward_weight(g, self, input)
     }
 
     /// The bias gradient of `conv2d` given the output gradient `self`.
     pub fn conv2d_backward_bias(&self, g: &Conv2dGeometry) -> Result<Tensor> {
-        check_dims("conv2d_backward_bias", self, &[g.batch, g.c_out, g.h_out, g.w_out])?;
+        check_dims(
+            "conv2d_backward_bias",
+            self,
+            &[g.batch, g.c_out, g.h_out, g.w_out],
+        )?;
         self.backend().conv2d_backward_bias(g, self)
     }
 }
@@ -137,7 +181,13 @@ mod cpu_impl {
     use crate::{CpuStorage, Result, Tensor};
 
     impl ConvOps for CpuBackend {
-        fn conv2d(&self, g: &Conv2dGeometry, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        fn conv2d(
+            &self,
+            g: &Conv2dGeometry,
+            x: &Tensor,
+            w: &Tensor,
+            bias: Option<&Tensor>,
+        ) -> Result<Tensor> {
             let bias = bias.map(host).transpose()?;
             let storage = match host_pair("conv2d", x, w)? {
                 HostPair::F32(x, w) => {
@@ -159,10 +209,18 @@ mod cpu_impl {
                     CpuStorage::F64(y)
                 }
             };
-            Ok(Tensor::from_cpu_storage(storage, vec![g.batch, g.c_out, g.h_out, g.w_out]))
+            Ok(Tensor::from_cpu_storage(
+                storage,
+                vec![g.batch, g.c_out, g.h_out, g.w_out],
+            ))
         }
 
-        fn conv2d_backward_input(&self, g: &Conv2dGeometry, dy: &Tensor, w: &Tensor) -> Result<Tensor> {
+        fn conv2d_backward_input(
+            &self,
+            g: &Conv2dGeometry,
+            dy: &Tensor,
+            w: &Tensor,
+        ) -> Result<Tensor> {
             let storage = match host_pair("conv2d_backward_input", dy, w)? {
                 HostPair::F32(dy, w) => {
                     let mut dx = vec![0f32; g.input_len()];
@@ -175,10 +233,18 @@ mod cpu_impl {
                     CpuStorage::F64(dx)
                 }
             };
-            Ok(Tensor::from_cpu_storage(storage, vec![g.batch, g.c_in, g.h_in, g.w_in]))
+            Ok(Tensor::from_cpu_storage(
+                storage,
+                vec![g.batch, g.c_in, g.h_in, g.w_in],
+            ))
         }
 
-        fn conv2d_backward_weight(&self, g: &Conv2dGeometry, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
+        fn conv2d_backward_weight(
+            &self,
+            g: &Conv2dGeometry,
+            dy: &Tensor,
+            x: &Tensor,
+        ) -> Result<Tensor> {
             let storage = match host_pair("conv2d_backward_weight", dy, x)? {
                 HostPair::F32(dy, x) => {
                     let mut dw = vec![0f32; g.weight_len()];
@@ -191,7 +257,10 @@ mod cpu_impl {
                     CpuStorage::F64(dw)
                 }
             };
-            Ok(Tensor::from_cpu_storage(storage, vec![g.c_out, g.c_in, g.k_h, g.k_w]))
+            Ok(Tensor::from_cpu_storage(
+                storage,
+                vec![g.c_out, g.c_in, g.k_h, g.k_w],
+            ))
         }
 
         fn conv2d_backward_bias(&self, g: &Conv2dGeometry, dy: &Tensor) -> Result<Tensor> {

@@ -29,9 +29,14 @@ pub enum BinaryOp {
     /// `b` where `a > 0`, else 0.
     ReluGrad,
     /// Leaky ReLU's backward: `b` where `a > 0`, else `slope * b`.
-    LeakyReluGrad { slope: f64 },
+    LeakyReluGrad {
+        slope: f64,
+    },
     /// Clamp's backward: `b` where `min <= a <= max`, else 0.
-    ClampGrad { min: f64, max: f64 },
+    ClampGrad {
+        min: f64,
+        max: f64,
+    },
 }
 
 /// A one-input elementwise op.
@@ -51,13 +56,23 @@ pub enum UnaryOp {
     /// `max(x, 0)`.
     Relu,
     /// `x` if `x > 0` else `slope * x`.
-    LeakyRelu { slope: f64 },
+    LeakyRelu {
+        slope: f64,
+    },
     /// `min(max(x, min), max)`; use infinities for a one-sided clamp.
-    Clamp { min: f64, max: f64 },
+    Clamp {
+        min: f64,
+        max: f64,
+    },
     /// `x^exponent` for a scalar exponent.
-    Powf { exponent: f64 },
+    Powf {
+        exponent: f64,
+    },
     /// `x * mul + add`.
-    Affine { mul: f64, add: f64 },
+    Affine {
+        mul: f64,
+        add: f64,
+    },
 }
 
 /// Elementwise kernels a backend provides. Arguments are validated by the callers: same

@@ -30,7 +30,9 @@ fn strided_gather<T: CpuFloat>(x: &[T], strides: &[usize], out_shape: &[usize]) 
         }
     };
     if n >= PAR_ELEMENTS {
-        out.par_chunks_mut(inner).enumerate().for_each(|(r, d)| row(r, d));
+        out.par_chunks_mut(inner)
+            .enumerate()
+            .for_each(|(r, d)| row(r, d));
     } else {
         for (r, d) in out.chunks_mut(inner).enumerate() {
             row(r, d);
@@ -47,7 +49,12 @@ fn gather_rows<T: CpuFloat>(x: &[T], row_len: usize, indices: &[usize]) -> Vec<T
     out
 }
 
-fn scatter_add_rows<T: CpuFloat>(src: &[T], row_len: usize, indices: &[usize], rows: usize) -> Vec<T> {
+fn scatter_add_rows<T: CpuFloat>(
+    src: &[T],
+    row_len: usize,
+    indices: &[usize],
+    rows: usize,
+) -> Vec<T> {
     let mut out = vec![T::zero(); rows * row_len];
     for (r, &i) in indices.iter().enumerate() {
         let dst = &mut out[i * row_len..(i + 1) * row_len];

@@ -28,7 +28,11 @@ impl Tensor {
         if axes.len() != self.rank() {
             return Err(TensorError::InvalidArgument {
                 op: "permute",
-                reason: format!("{} axes given for a tensor of rank {}", axes.len(), self.rank()),
+                reason: format!(
+                    "{} axes given for a tensor of rank {}",
+                    axes.len(),
+                    self.rank()
+                ),
             });
         }
         for &a in axes {
@@ -102,7 +106,11 @@ impl Tensor {
         if self.rank() == 0 || self.shape()[0] != indices.len() {
             return Err(TensorError::InvalidShape {
                 op: "index_add_rows",
-                reason: format!("{} indices for a source of shape {:?}", indices.len(), self.shape()),
+                reason: format!(
+                    "{} indices for a source of shape {:?}",
+                    indices.len(),
+                    self.shape()
+                ),
             });
         }
         if let Some(&bad) = indices.iter().find(|&&i| i >= rows) {
@@ -117,7 +125,17 @@ impl Tensor {
 
     /// Rows `start..start + len` along axis 0 (a copy).
     pub fn narrow_rows(&self, start: usize, len: usize) -> Result<Tensor> {
-        let idx: Vec<usize> = (start..start + len).collect();
-        self.index_select_rows(&idx)
+        let rows = self.shape().first().copied().unwrap_or(0);
+        match start.checked_add(len) {
+            Some(end) if end <= rows => {
+                let idx: Vec<usize> = (start..end).collect();
+                self.index_select_rows(&idx)
+            }
+            _ => Err(TensorError::IndexOutOfRange {
+                op: "narrow_rows",
+                index: start.saturating_add(len),
+                size: rows,
+            }),
+        }
     }
 }

@@ -61,14 +61,23 @@ fn cross_entropy_rows<T: CpuFloat>(z: &[T], targets: &[T], c: usize) -> Result<V
         .zip(&ids)
         .map(|(row, &t)| {
             let m = row.iter().copied().fold(T::neg_infinity(), T::max).as_f64();
-            let lse = m + row.iter().map(|&v| (v.as_f64() - m).exp()).sum::<f64>().ln();
+            let lse = m + row
+                .iter()
+                .map(|&v| (v.as_f64() - m).exp())
+                .sum::<f64>()
+                .ln();
             lse - row[t].as_f64()
         })
         .sum();
     Ok(vec![T::of_f64(total / n as f64)])
 }
 
-fn cross_entropy_backward_rows<T: CpuFloat>(z: &[T], targets: &[T], c: usize, dloss: T) -> Result<Vec<T>> {
+fn cross_entropy_backward_rows<T: CpuFloat>(
+    z: &[T],
+    targets: &[T],
+    c: usize,
+    dloss: T,
+) -> Result<Vec<T>> {
     let ids = class_ids(targets, c)?;
     let scale = dloss / T::of_f64(ids.len() as f64);
     let mut out = vec![T::zero(); z.len()];
@@ -112,7 +121,12 @@ impl LossOps for CpuBackend {
         Ok(Tensor::from_cpu_storage(storage, vec![]))
     }
 
-    fn cross_entropy_backward(&self, logits: &Tensor, targets: &Tensor, dloss: &Tensor) -> Result<Tensor> {
+    fn cross_entropy_backward(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        dloss: &Tensor,
+    ) -> Result<Tensor> {
         let c = logits.shape()[1];
         let g = dloss.to_scalar()?;
         let storage = match host_pair("cross_entropy_backward", logits, targets)? {

@@ -21,7 +21,12 @@ pub trait LossOps {
     /// Class ids that are not integers in `0..C` are a typed error.
     fn cross_entropy(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor>;
     /// `d loss / d logits`, scaled by the upstream gradient `dloss` (shape `[]`).
-    fn cross_entropy_backward(&self, logits: &Tensor, targets: &Tensor, dloss: &Tensor) -> Result<Tensor>;
+    fn cross_entropy_backward(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        dloss: &Tensor,
+    ) -> Result<Tensor>;
 }
 
 fn check_logits(op: &'static str, logits: &Tensor, targets: &Tensor) -> Result<()> {
@@ -70,7 +75,10 @@ impl Tensor {
         if dloss.numel() != 1 {
             return Err(TensorError::InvalidShape {
                 op: "cross_entropy_backward",
-                reason: format!("the loss gradient must be a scalar, got {:?}", dloss.shape()),
+                reason: format!(
+                    "the loss gradient must be a scalar, got {:?}",
+                    dloss.shape()
+                ),
             });
         }
         self.backend().cross_entropy_backward(self, targets, dloss)

@@ -124,7 +124,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-
     /// Deterministic pseudo-random values in [-1, 1) (64-bit LCG).
     fn values(n: usize, seed: u64) -> Vec<f64> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);

@@ -46,8 +46,16 @@ impl Tensor {
             ([b, m, k], [b2, k2, n]) if b == b2 => (*b, [*m, *k], [*k2, *n]),
             _ => return Err(mismatch()),
         };
-        let (m, k) = if trans_a { (a2[1], a2[0]) } else { (a2[0], a2[1]) };
-        let (k2, n) = if trans_b { (b2[1], b2[0]) } else { (b2[0], b2[1]) };
+        let (m, k) = if trans_a {
+            (a2[1], a2[0])
+        } else {
+            (a2[0], a2[1])
+        };
+        let (k2, n) = if trans_b {
+            (b2[1], b2[0])
+        } else {
+            (b2[0], b2[1])
+        };
         if k != k2 {
             return Err(mismatch());
         }
@@ -79,12 +87,16 @@ mod cpu_impl {
             let storage = match host_pair("matmul", a, b)? {
                 HostPair::F32(x, y) => {
                     let mut c = vec![0f32; len];
-                    super::cpu::batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c);
+                    super::cpu::batched_matmul(
+                        d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c,
+                    );
                     CpuStorage::F32(c)
                 }
                 HostPair::F64(x, y) => {
                     let mut c = vec![0f64; len];
-                    super::cpu::batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c);
+                    super::cpu::batched_matmul(
+                        d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c,
+                    );
                     CpuStorage::F64(c)
                 }
             };

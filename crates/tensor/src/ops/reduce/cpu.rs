@@ -22,7 +22,13 @@ fn as_three_blocks(shape: &[usize], axes: &[usize]) -> Option<(usize, usize, usi
 }
 
 /// Reduces the middle axis of `x` viewed as `[outer, red, inner]`.
-fn reduce_blocks<T: CpuFloat>(x: &[T], outer: usize, red: usize, inner: usize, op: ReduceOp) -> Vec<T> {
+fn reduce_blocks<T: CpuFloat>(
+    x: &[T],
+    outer: usize,
+    red: usize,
+    inner: usize,
+    op: ReduceOp,
+) -> Vec<T> {
     let mut out = vec![T::zero(); outer * inner];
     let one_outer = |o: usize, dst: &mut [T]| {
         let block = &x[o * red * inner..(o + 1) * red * inner];
@@ -43,7 +49,11 @@ fn reduce_blocks<T: CpuFloat>(x: &[T], outer: usize, red: usize, inner: usize, o
     out
 }
 
-fn reduce_column<T: CpuFloat>(column: impl Iterator<Item = T> + Clone, n: usize, op: ReduceOp) -> T {
+fn reduce_column<T: CpuFloat>(
+    column: impl Iterator<Item = T> + Clone,
+    n: usize,
+    op: ReduceOp,
+) -> T {
     match op {
         ReduceOp::Sum => T::of_f64(column.map(|v| v.as_f64()).sum::<f64>()),
         ReduceOp::Mean => T::of_f64(column.map(|v| v.as_f64()).sum::<f64>() / n as f64),
@@ -97,7 +107,7 @@ impl ReduceOps for CpuBackend {
                 let order: Vec<usize> = kept.iter().chain(axes).copied().collect();
                 let moved = x.permute(&order)?;
                 let red = numel(&axes.iter().map(|&a| x.shape()[a]).collect::<Vec<_>>());
-                let outer = x.numel() / red.max(1);
+                let outer: usize = kept.iter().map(|&a| x.shape()[a]).product();
                 map_cpu!(host(&moved)?, v => reduce_blocks(v, outer, red, 1, op))
             }
         };
