@@ -14,6 +14,12 @@ mod session;
 
 use std::process::ExitCode;
 
+/// mimalloc keeps freed tensor buffers for reuse: the training step allocates the same
+/// sizes every batch, and the system allocator would return large blocks to the kernel
+/// and page-fault them back in on every step.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// What a command returns: any error is printed as one line and exits non-zero.

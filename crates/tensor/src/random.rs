@@ -6,7 +6,6 @@ use ndarray_rand::rand_distr::{Normal, Uniform};
 use ndarray_rand::RandomExt;
 use rand::Rng;
 
-use crate::shape::numel;
 use crate::{DType, Device, Result, Tensor, TensorError};
 
 impl Tensor {

@@ -48,37 +48,37 @@ pub(crate) fn host_pair<'a>(
     }
 }
 
-/// `out[i] = f(x[i])`, in parallel chunks when large.
-pub(crate) fn map_slice<T: CpuFloat>(x: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
+/// `out[i] = f(x[i])`, in parallel chunks when large. The output is written once (no
+/// zero-fill first).
+pub(crate) fn map_slice<T: CpuFloat>(x: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
     if x.len() < PAR_ELEMENTS {
         x.iter().map(|&v| f(v)).collect()
     } else {
-        let mut out = vec![T::zero(); x.len()];
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(x.par_chunks(PAR_CHUNK))
-            .for_each(|(o, i)| {
-                for (o, &v) in o.iter_mut().zip(i) {
-                    *o = f(v);
-                }
-            });
+        let mut out = Vec::with_capacity(x.len());
+        x.par_iter()
+            .with_min_len(PAR_CHUNK)
+            .map(|&v| f(v))
+            .collect_into_vec(&mut out);
         out
     }
 }
 
 /// `out[i] = f(a[i], b[i])` for equal-length slices, in parallel chunks when large.
-pub(crate) fn zip_slices<T: CpuFloat>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
+pub(crate) fn zip_slices<T: CpuFloat>(
+    a: &[T],
+    b: &[T],
+    f: impl Fn(T, T) -> T + Sync + Send,
+) -> Vec<T> {
     debug_assert_eq!(a.len(), b.len());
     if a.len() < PAR_ELEMENTS {
         a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
     } else {
-        let mut out = vec![T::zero(); a.len()];
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(a.par_chunks(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)))
-            .for_each(|(o, (x, y))| {
-                for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
-                    *o = f(x, y);
-                }
-            });
+        let mut out = Vec::with_capacity(a.len());
+        a.par_iter()
+            .zip(b.par_iter())
+            .with_min_len(PAR_CHUNK)
+            .map(|(&x, &y)| f(x, y))
+            .collect_into_vec(&mut out);
         out
     }
 }

@@ -6,8 +6,9 @@
 //! y[b, co, oh, ow] = bias[co] + Σ_{ci, kh, kw} w[co, ci, kh, kw] · x[b, ci, oh·s + kh − p, ow·s + kw − p]
 //! ```
 //!
-//! where reads outside the input are zero. Every kernel lowers the convolution to one
-//! matrix product per chunk of `nb` samples (im2col). Write `K = c_in·k_h·k_w` (the patch
+//! where reads outside the input are zero. There are two engines: direct SIMD kernels for
+//! x86-64 CPUs with AVX-512 (see the "Direct kernels" section), and a portable one that
+//! lowers the convolution to one matrix product per chunk of `nb` samples (im2col). Write `K = c_in·k_h·k_w` (the patch
 //! length) and `N = nb·h_out·w_out` (the output pixels of the chunk). The *column matrix*
 //! `cols[(ci, kh, kw), (b, oh, ow)] = x[b, ci, oh·s + kh − p, ow·s + kw − p]` is `K × N`;
 //! with `W` the weight as a `c_out × K` matrix and `Gy` the output gradient as `c_out × N`:
@@ -20,6 +21,14 @@
 //!
 //! # Design
 //!
+//! * **Two engines.** On x86-64 CPUs with AVX-512F, AVX2 and FMA, large enough calls use
+//!   *direct* register-blocked kernels: no column matrix at all, one SIMD micro-kernel that
+//!   gathers activations straight from a zero-padded copy of the input (see [`use_direct`]
+//!   and its callers for when; measured per pass and layer on the lesson's shapes). All
+//!   other calls (other CPUs, small calls, fewer than 4 channels on the vector side, the
+//!   dense case) use the im2col + GEMM engine the rest of this list describes, built on the
+//!   crate's `CpuFloat::gemm` (matrixmultiply). The tests run both engines against the same
+//!   naive references.
 //! * **GEMM operand layouts.** matrixmultiply packs its left operand fastest when it is
 //!   column-major and its right operand fastest when it is row-major (a plain copy of 16
 //!   contiguous elements instead of an element-by-element gather). Each kernel therefore
@@ -730,7 +739,7 @@ pub fn forward<T: CpuFloat>(g: &Conv2dGeometry, x: &[T], w: &[T], bias: Option<&
     debug_assert_eq!(x.len(), g.input_len());
     debug_assert_eq!(w.len(), g.weight_len());
     debug_assert_eq!(y.len(), g.output_len());
-    debug_assert!(bias.map_or(true, |b| b.len() == g.c_out));
+    debug_assert!(bias.is_none_or(|b| b.len() == g.c_out));
     let p = Plan::new(g);
     if y.is_empty() {
         return;
@@ -753,9 +762,9 @@ pub fn forward<T: CpuFloat>(g: &Conv2dGeometry, x: &[T], w: &[T], bias: Option<&
         });
         return;
     }
-    if let Some(isa) = direct_isa(g, &p, g.c_out) {
-        let nr = lanes_for::<T>(isa, g.c_out);
-        with_lanes!(nr, forward_direct::<T>(g, &p, isa, x, w, bias, y));
+    if let Some(simd) = use_direct(&p, g.c_out, g.batch * p.spatial >= DIRECT_MIN_PIXELS) {
+        let nr = lanes_for::<T>(g.c_out);
+        with_lanes!(nr, forward_direct::<T>(g, &p, simd, x, w, bias, y));
         return;
     }
     // Several chunks re-pack the weight once each: then pre-transposing it pays.
@@ -840,9 +849,11 @@ pub fn backward_input<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], w: &[T], gx: &m
         });
         return;
     }
-    if let Some(isa) = direct_isa(g, &p, g.c_in) {
-        let nr = lanes_for::<T>(isa, g.c_in);
-        with_lanes!(nr, backward_input_direct::<T>(g, &p, isa, gy, w, gx));
+    // Input channels are the lanes here; half-width blocks measured slower than the GEMM.
+    let wide = g.c_in > lanes_for::<T>(1);
+    if let Some(simd) = use_direct(&p, g.c_in, wide && g.batch * p.spatial >= DIRECT_MIN_PIXELS) {
+        let nr = lanes_for::<T>(g.c_in);
+        with_lanes!(nr, backward_input_direct::<T>(g, &p, simd, gy, w, gx));
         return;
     }
     with_weight(g, &p, w, WeightLayout::RowMajor, |wk| {
@@ -926,8 +937,8 @@ pub fn backward_weight<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], x: &[T], gw: &
     };
     let in_len = g.c_in * g.h_in * g.w_in;
     let out_len = g.c_out * p.spatial;
-    let direct = direct_isa(g, &p, g.c_out);
-    let nr = direct.map_or(0, |i| lanes_for::<T>(i, g.c_out));
+    let direct = use_direct(&p, g.c_out, p.nb * p.spatial >= DIRECT_MIN_CHUNK_PIXELS);
+    let nr = lanes_for::<T>(g.c_out);
     with_pixel_and_tap_offsets(g, &p, |offsets, tap_offs| {
         // Group `gi` owns chunks [gi·chunks/groups, (gi+1)·chunks/groups) and sums them in
         // order into its own partial.
@@ -940,13 +951,13 @@ pub fn backward_weight<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], x: &[T], gw: &
                 let gyc = &gy[b0 * out_len..][..nb * out_len];
                 if p.dense {
                     dense_backward_weight_chunk(g, &p, gyc, xc, partial, nb);
-                } else if let Some(isa) = direct {
+                } else if let Some(simd) = direct {
                     let tables = (offsets, tap_offs);
                     let first = n == 0;
                     with_lanes!(
                         nr,
                         backward_weight_direct_chunk::<T>(
-                            g, &p, isa, gyc, xc, tables, partial, first
+                            g, &p, simd, gyc, xc, tables, partial, first
                         )
                     );
                 } else {
@@ -1136,8 +1147,8 @@ fn dense_backward_weight_chunk<T: CpuFloat>(
 // Direct (register-blocked) kernels
 // ------------------------------------------------------------------------------------------
 //
-// On x86-64 CPUs with AVX2 + FMA or AVX-512, the non-dense kernels skip im2col and the GEMM
-// altogether. One micro-kernel computes a block of `MR` rows × `NR` lanes,
+// On x86-64 CPUs with AVX-512F, AVX2 and FMA, the non-dense kernels can skip im2col and the
+// GEMM altogether. One micro-kernel computes a block of `MR` rows × `NR` lanes,
 //
 //     acc[r][c] = Σ_l src[rows[r] + offs[l]] · panel[l·NR + c],
 //
@@ -1157,76 +1168,70 @@ fn dense_backward_weight_chunk<T: CpuFloat>(
 //   `(co, taps of the class)`, lanes = input channels, panel = weight. Every input pixel gets
 //   all of its contributions from one block: no scatter-add and no zeroing.
 //
-// The micro-kernel reads `src` without bounds checks (one `unsafe` block); [`Gather`]
-// checks, once per block, that every address it can form is in bounds.
+// The micro-kernels read through raw pointers (the `unsafe` inside `simd_block!`);
+// [`Gather`] checks, once per block, that every address they can form is in bounds.
 
-/// SIMD level of the direct kernels.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Isa {
-    /// AVX2 and FMA: 256-bit vectors.
-    Avx2,
-    /// AVX-512 F/VL and FMA: 512-bit vectors.
-    Avx512,
+/// Proof that this CPU runs the direct kernels: AVX-512F, AVX2 and FMA were detected. Only
+/// [`Simd::detect`] makes one, so holding one makes the `target_feature` calls sound.
+#[derive(Clone, Copy, Debug)]
+struct Simd(());
+
+impl Simd {
+    fn detect() -> Option<Simd> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected;
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+            {
+                return Some(Simd(()));
+            }
+        }
+        None
+    }
 }
 
-/// Rows per micro-kernel block (accumulator vectors: `MR`, well inside 16 or 32 registers).
+/// Rows per micro-kernel block (accumulator vectors: `MR`, well inside 32 registers).
 const MR: usize = 12;
 
-/// The direct kernels are used from this many output pixels (`batch·h_out·w_out`) per call
-/// on. Below it the per-call cost of rearranging the weight dominates and the GEMM path,
-/// which reads the weight in place, is faster.
+/// Forward and input-gradient calls use the direct kernels from this many output pixels
+/// (`batch·h_out·w_out`) on. Below it the per-call cost of rearranging the weight dominates
+/// and the GEMM path, which reads the weight in place, is faster.
 const DIRECT_MIN_PIXELS: usize = 64;
 
-/// The best direct-kernel level this CPU supports, if any.
-fn detected_isa() -> Option<Isa> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected;
-        if is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512vl")
-            && is_x86_feature_detected!("fma")
-        {
-            return Some(Isa::Avx512);
-        }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            return Some(Isa::Avx2);
-        }
-    }
-    None
-}
+/// Weight-gradient calls use the direct kernels when a chunk holds at least this many output
+/// pixels: each micro-kernel block runs over the chunk's pixels, so short chunks leave it
+/// dominated by per-block overhead.
+const DIRECT_MIN_CHUNK_PIXELS: usize = 96;
 
 #[cfg(test)]
 thread_local! {
-    /// Tests pin the code path: `Some(None)` forces the GEMM path, `Some(Some(level))` the
-    /// direct kernels at (at most) `level` wherever they apply, regardless of size.
-    static ISA_CAP: std::cell::Cell<Option<Option<Isa>>> = const { std::cell::Cell::new(None) };
+    /// Tests pin the code path: `Some(false)` forces the GEMM path, `Some(true)` the direct
+    /// kernels wherever they apply (and the CPU has them), regardless of size.
+    static FORCE_DIRECT: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
 }
 
-/// The direct-kernel level to use for a call whose SIMD lanes run over `lane_dim` channels,
-/// if the direct kernels apply and pay for themselves.
-fn direct_isa(g: &Conv2dGeometry, p: &Plan, lane_dim: usize) -> Option<Isa> {
+/// Whether a call uses the direct kernels, with SIMD lanes running over `lane_dim` channels:
+/// they must apply (not the dense case, at least 4 lanes of work), pay off (`worth_it`, a
+/// function of the geometry only), and the CPU must have them.
+fn use_direct(p: &Plan, lane_dim: usize, worth_it: bool) -> Option<Simd> {
     let applies = !p.dense && lane_dim >= 4;
     #[cfg(test)]
-    if let Some(cap) = ISA_CAP.with(|c| c.get()) {
-        return detected_isa().min(cap).filter(|_| applies);
+    if let Some(force) = FORCE_DIRECT.with(|c| c.get()) {
+        return Simd::detect().filter(|_| force && applies);
     }
-    if std::env::var_os("TMP_CONV_NO_DIRECT").is_some() {
-        return None;
-    } // TEMP-BENCH
-    let worth_it = applies && g.batch * p.spatial >= DIRECT_MIN_PIXELS;
-    if std::env::var_os("TMP_CONV_AVX2").is_some() {
-        return detected_isa().min(Some(Isa::Avx2)).filter(|_| worth_it);
-    } // TEMP-BENCH
-    detected_isa().filter(|_| worth_it)
+    Simd::detect().filter(|_| applies && worth_it)
 }
 
-/// Lanes per micro-kernel block for a lane dimension of `dim` channels: one 512-bit vector
-/// (AVX-512), or one 256-bit vector (AVX2, or AVX-512 when `dim` fits in it).
-fn lanes_for<T: CpuFloat>(isa: Isa, dim: usize) -> usize {
+/// Lanes per micro-kernel block for a lane dimension of `dim` channels: one 512-bit vector,
+/// or one 256-bit vector when `dim` fits in it.
+fn lanes_for<T: CpuFloat>(dim: usize) -> usize {
     let half = 32 / std::mem::size_of::<T>();
-    match isa {
-        Isa::Avx512 if dim > half => 2 * half,
-        _ => half,
+    if dim > half {
+        2 * half
+    } else {
+        half
     }
 }
 
@@ -1320,17 +1325,17 @@ simd_block!(
 /// A source buffer with the step offsets of one pass, checked once: any row offset up to
 /// `max_row` plus any step offset stays inside `src`.
 struct Gather<'a, T> {
-    isa: Isa,
+    _simd: Simd,
     src: &'a [T],
     offs: &'a [usize],
     max_row: Option<usize>,
 }
 
 impl<'a, T: CpuFloat> Gather<'a, T> {
-    fn new(isa: Isa, src: &'a [T], offs: &'a [usize]) -> Self {
+    fn new(simd: Simd, src: &'a [T], offs: &'a [usize]) -> Self {
         let max_off = offs.iter().copied().max().unwrap_or(0);
         Gather {
-            isa,
+            _simd: simd,
             src,
             offs,
             max_row: src.len().checked_sub(max_off + 1),
@@ -1369,18 +1374,18 @@ impl<'a, T: CpuFloat> Gather<'a, T> {
             let is = |t: TypeId| TypeId::of::<T>() == t;
             let (f32_, f64_) = (is(TypeId::of::<f32>()), is(TypeId::of::<f64>()));
             let (src, pan, out) = (self.src.as_ptr(), panel.as_ptr(), dst.as_mut_ptr());
-            let (offs, avx512) = (self.offs, self.isa == Isa::Avx512);
+            let offs = self.offs;
             // SAFETY: `T` is exactly the kernel's element type (checked through `TypeId`), so
             // the pointer casts only rename the type; `NR` equals the kernel's lane count, so
             // the asserts above give `panel` offs.len()·LANES elements, `dst` room for
-            // (MR − 1)·ld + LANES, and `rows[r] + offs[l] < src.len()`; and `isa` is a level
-            // that `detected_isa()` found on this CPU (AVX-512 implies AVX2 and FMA).
+            // (MR − 1)·ld + LANES, and `rows[r] + offs[l] < src.len()`; and the `Simd` token
+            // held by `self` proves AVX-512F, AVX2 and FMA were detected on this CPU.
             unsafe {
                 match (NR, f32_, f64_) {
-                    (16, true, _) if avx512 => {
+                    (16, true, _) => {
                         return block_f32x16(src.cast(), rows, offs, pan.cast(), out.cast(), ld)
                     }
-                    (8, _, true) if avx512 => {
+                    (8, _, true) => {
                         return block_f64x8(src.cast(), rows, offs, pan.cast(), out.cast(), ld)
                     }
                     (8, true, _) => {
@@ -1443,7 +1448,7 @@ fn with_pixel_and_tap_offsets<R>(
 fn forward_direct<T: CpuFloat, const NR: usize>(
     g: &Conv2dGeometry,
     p: &Plan,
-    isa: Isa,
+    simd: Simd,
     x: &[T],
     w: &[T],
     bias: Option<&[T]>,
@@ -1490,7 +1495,7 @@ fn forward_direct<T: CpuFloat, const NR: usize>(
                 // are transposed into NCHW with the bias.
                 let ld = blocks * NR;
                 with_padded_input(g, xc, n.div_ceil(MR) * MR * ld, |xp, tmp| {
-                    let gather = Gather::new(isa, xp, tap_offs);
+                    let gather = Gather::new(simd, xp, tap_offs);
                     let pix = &pix[..n];
                     for (cb, pb) in panel.chunks_exact(k * NR).enumerate() {
                         for j0 in (0..n).step_by(MR) {
@@ -1517,7 +1522,7 @@ fn forward_direct<T: CpuFloat, const NR: usize>(
 fn backward_weight_direct_chunk<T: CpuFloat, const NR: usize>(
     g: &Conv2dGeometry,
     p: &Plan,
-    isa: Isa,
+    simd: Simd,
     gy: &[T],
     x: &[T],
     (pix, tap_offs): (&[usize], &[usize]),
@@ -1549,7 +1554,7 @@ fn backward_weight_direct_chunk<T: CpuFloat, const NR: usize>(
                 }
             }
         }
-        let gather = Gather::new(isa, xp, &pix[..n]);
+        let gather = Gather::new(simd, xp, &pix[..n]);
         for (cb, pb) in panel.chunks_exact(n * NR).enumerate() {
             let c0 = cb * NR;
             let nc = NR.min(g.c_out - c0);
@@ -1570,7 +1575,7 @@ fn backward_weight_direct_chunk<T: CpuFloat, const NR: usize>(
 fn backward_input_direct<T: CpuFloat, const NR: usize>(
     g: &Conv2dGeometry,
     p: &Plan,
-    isa: Isa,
+    simd: Simd,
     gy: &[T],
     w: &[T],
     gx: &mut [T],
@@ -1707,7 +1712,7 @@ fn backward_input_direct<T: CpuFloat, const NR: usize>(
                                 }
                                 continue;
                             }
-                            let gather = Gather::new(isa, gyp, offs);
+                            let gather = Gather::new(simd, gyp, offs);
                             for (cb, pb) in pc.chunks_exact(l * NR).enumerate() {
                                 for j0 in (0..m).step_by(MR) {
                                     let dst = &mut tmp[j0 * ld + cb * NR..];
@@ -1921,25 +1926,21 @@ mod tests {
         v.iter().map(|x| x.as_f64()).collect()
     }
 
-    /// Runs all four kernels in precision `T` on random data and compares with the naive
-    /// f64 reference computed from the same (rounded) inputs.
     /// Every code path this CPU can run: the size-based dispatch, the GEMM path forced, and
-    /// the direct kernels forced at each supported level.
-    fn paths() -> Vec<Option<Option<Isa>>> {
-        let mut v = vec![None, Some(None)];
-        for level in [Isa::Avx2, Isa::Avx512] {
-            if Some(level) <= detected_isa() {
-                v.push(Some(Some(level)));
-            }
+    /// the direct kernels forced wherever they apply.
+    fn paths() -> Vec<Option<bool>> {
+        let mut v = vec![None, Some(false)];
+        if Simd::detect().is_some() {
+            v.push(Some(true));
         }
         v
     }
 
-    /// Runs `f` on this thread with the code path pinned (see `ISA_CAP`).
-    fn on_path<R>(path: Option<Option<Isa>>, f: impl FnOnce() -> R) -> R {
-        ISA_CAP.with(|c| c.set(path));
+    /// Runs `f` on this thread with the code path pinned (see `FORCE_DIRECT`).
+    fn on_path<R>(path: Option<bool>, f: impl FnOnce() -> R) -> R {
+        FORCE_DIRECT.with(|c| c.set(path));
         let r = f();
-        ISA_CAP.with(|c| c.set(None));
+        FORCE_DIRECT.with(|c| c.set(None));
         r
     }
 
@@ -1950,6 +1951,8 @@ mod tests {
         }
     }
 
+    /// Runs all four kernels in precision `T` on random data and compares with the naive
+    /// f64 reference computed from the same (rounded) inputs.
     fn check_at<T: CpuFloat>(g: &Conv2dGeometry, seed: u64, tol: f64) {
         let x: Vec<T> = to(&values(g.input_len(), seed));
         let w: Vec<T> = to(&values(g.weight_len(), seed + 1));
@@ -2028,7 +2031,8 @@ mod tests {
     fn many_shapes() {
         let mut seed = 1000;
         for batch in [1, 2] {
-            for (c_in, c_out) in [(1, 1), (2, 3), (3, 5)] {
+            // Channel counts straddle every SIMD lane width (4, 8, 16) on both vector sides.
+            for (c_in, c_out) in [(1, 1), (2, 3), (3, 5), (5, 9), (17, 4)] {
                 for (h, w) in [(1, 1), (2, 2), (5, 5), (6, 4), (3, 8), (9, 7)] {
                     for k in [1, 3, 5] {
                         for stride in [1, 2] {
@@ -2068,6 +2072,11 @@ mod tests {
         let g = geometry(2, 2, (1, 1), 3, (3, 3), 2, 2).unwrap();
         assert_eq!((g.h_out, g.w_out), (2, 2));
         check_both(&g, 5);
+        // Stride larger than the kernel: some input pixels feed no output at all.
+        for (k, stride) in [(2, 3), (1, 2)] {
+            let g = geometry(2, 6, (7, 8), 5, (k, k), stride, 1).unwrap();
+            check_both(&g, 7 + k as u64);
+        }
         // Padding at least the kernel with a large stride: no tap ever reads the input.
         let g = geometry(2, 2, (1, 1), 3, (2, 2), 5, 4).unwrap();
         assert_eq!(Plan::new(&g).k_eff, 0);
@@ -2171,7 +2180,7 @@ mod tests {
                     .build()
                     .unwrap();
                 pool.install(|| {
-                    ISA_CAP.with(|c| c.set(path));
+                    FORCE_DIRECT.with(|c| c.set(path));
                     let mut gw = vec![0.0f32; g.weight_len()];
                     backward_weight(&g, &gy, &x, &mut gw);
                     let mut gx = vec![0.0f32; g.input_len()];
@@ -2194,10 +2203,10 @@ mod tests {
     fn arb_geometry() -> impl Strategy<Value = Option<Conv2dGeometry>> {
         (
             1usize..4,
-            1usize..4,
+            1usize..11,
             1usize..10,
             1usize..10,
-            1usize..5,
+            1usize..11,
             1usize..6,
             1usize..6,
             1usize..4,

@@ -8,98 +8,92 @@ use crate::dtype::CpuFloat;
 use crate::shape::{broadcast_strides, contiguous_strides, numel};
 use crate::{map_cpu, Result, Tensor};
 
-fn binary_fn<T: CpuFloat>(op: BinaryOp) -> impl Fn(T, T) -> T + Sync {
-    let one = T::one();
-    let zero = T::zero();
-    let flag = move |b: bool| if b { one } else { zero };
-    move |a: T, b: T| match op {
-        BinaryOp::Add => a + b,
-        BinaryOp::Sub => a - b,
-        BinaryOp::Mul => a * b,
-        BinaryOp::Div => a / b,
-        BinaryOp::Pow => a.powf(b),
-        BinaryOp::Maximum => {
-            if a.is_nan() || a >= b {
-                a
-            } else {
-                b
-            }
-        }
-        BinaryOp::Minimum => {
-            if a.is_nan() || a <= b {
-                a
-            } else {
-                b
-            }
-        }
-        BinaryOp::Eq => flag(a == b),
-        BinaryOp::Ne => flag(a != b),
-        BinaryOp::Lt => flag(a < b),
-        BinaryOp::Le => flag(a <= b),
-        BinaryOp::Gt => flag(a > b),
-        BinaryOp::Ge => flag(a >= b),
-        BinaryOp::ReluGrad => {
-            if a > zero {
-                b
-            } else {
-                zero
-            }
-        }
+/// `op(a, b)` broadcast to `out_shape`. The op is matched once, outside the element loop,
+/// so every arm compiles to its own (vectorisable) loop.
+fn binary_apply<T: CpuFloat>(
+    op: BinaryOp,
+    a: &[T],
+    a_shape: &[usize],
+    b: &[T],
+    b_shape: &[usize],
+    out_shape: &[usize],
+) -> Vec<T> {
+    let (zero, one) = (T::zero(), T::one());
+    let flag = move |c: bool| if c { one } else { zero };
+    macro_rules! go {
+        ($f:expr) => {
+            broadcast_zip(a, a_shape, b, b_shape, out_shape, $f)
+        };
+    }
+    match op {
+        BinaryOp::Add => go!(|x: T, y: T| x + y),
+        BinaryOp::Sub => go!(|x: T, y: T| x - y),
+        BinaryOp::Mul => go!(|x: T, y: T| x * y),
+        BinaryOp::Div => go!(|x: T, y: T| x / y),
+        BinaryOp::Pow => go!(|x: T, y: T| x.powf(y)),
+        BinaryOp::Maximum => go!(|x: T, y: T| if x.is_nan() || x >= y { x } else { y }),
+        BinaryOp::Minimum => go!(|x: T, y: T| if x.is_nan() || x <= y { x } else { y }),
+        BinaryOp::Eq => go!(move |x: T, y: T| flag(x == y)),
+        BinaryOp::Ne => go!(move |x: T, y: T| flag(x != y)),
+        BinaryOp::Lt => go!(move |x: T, y: T| flag(x < y)),
+        BinaryOp::Le => go!(move |x: T, y: T| flag(x <= y)),
+        BinaryOp::Gt => go!(move |x: T, y: T| flag(x > y)),
+        BinaryOp::Ge => go!(move |x: T, y: T| flag(x >= y)),
+        BinaryOp::ReluGrad => go!(move |x: T, g: T| if x > zero { g } else { zero }),
         BinaryOp::LeakyReluGrad { slope } => {
-            if a > zero {
-                b
-            } else {
-                T::of_f64(slope) * b
-            }
+            let slope = T::of_f64(slope);
+            go!(move |x: T, g: T| if x > zero { g } else { slope * g })
         }
         BinaryOp::ClampGrad { min, max } => {
-            let x = a.as_f64();
-            if x >= min && x <= max {
-                b
-            } else {
-                zero
-            }
+            go!(move |x: T, g: T| {
+                let v = x.as_f64();
+                if v >= min && v <= max {
+                    g
+                } else {
+                    zero
+                }
+            })
         }
     }
 }
 
-fn unary_fn<T: CpuFloat>(op: UnaryOp) -> impl Fn(T) -> T + Sync {
-    move |x: T| match op {
-        UnaryOp::Neg => -x,
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Ln => x.ln(),
-        UnaryOp::Sqrt => x.sqrt(),
-        UnaryOp::Rsqrt => x.sqrt().recip(),
-        UnaryOp::Recip => x.recip(),
-        UnaryOp::Abs => x.abs(),
-        UnaryOp::Square => x * x,
-        UnaryOp::Relu => {
-            if x > T::zero() {
-                x
-            } else {
-                T::zero()
-            }
-        }
+/// `op(x)`, matched once outside the element loop.
+fn unary_apply<T: CpuFloat>(op: UnaryOp, x: &[T]) -> Vec<T> {
+    let zero = T::zero();
+    match op {
+        UnaryOp::Neg => map_slice(x, |v| -v),
+        UnaryOp::Exp => map_slice(x, |v| v.exp()),
+        UnaryOp::Ln => map_slice(x, |v| v.ln()),
+        UnaryOp::Sqrt => map_slice(x, |v| v.sqrt()),
+        UnaryOp::Rsqrt => map_slice(x, |v| v.sqrt().recip()),
+        UnaryOp::Recip => map_slice(x, |v| v.recip()),
+        UnaryOp::Abs => map_slice(x, |v| v.abs()),
+        UnaryOp::Square => map_slice(x, |v| v * v),
+        UnaryOp::Relu => map_slice(x, move |v| if v > zero { v } else { zero }),
         UnaryOp::LeakyRelu { slope } => {
-            if x > T::zero() {
-                x
-            } else {
-                T::of_f64(slope) * x
-            }
+            let slope = T::of_f64(slope);
+            map_slice(x, move |v| if v > zero { v } else { slope * v })
         }
         UnaryOp::Clamp { min, max } => {
-            let lo = T::of_f64(min);
-            let hi = T::of_f64(max);
-            if x < lo {
-                lo
-            } else if x > hi {
-                hi
-            } else {
-                x
-            }
+            let (lo, hi) = (T::of_f64(min), T::of_f64(max));
+            map_slice(x, move |v| {
+                if v < lo {
+                    lo
+                } else if v > hi {
+                    hi
+                } else {
+                    v
+                }
+            })
         }
-        UnaryOp::Powf { exponent } => x.powf(T::of_f64(exponent)),
-        UnaryOp::Affine { mul, add } => x * T::of_f64(mul) + T::of_f64(add),
+        UnaryOp::Powf { exponent } => {
+            let e = T::of_f64(exponent);
+            map_slice(x, move |v| v.powf(e))
+        }
+        UnaryOp::Affine { mul, add } => {
+            let (m, a) = (T::of_f64(mul), T::of_f64(add));
+            map_slice(x, move |v| v * m + a)
+        }
     }
 }
 
@@ -111,7 +105,7 @@ fn broadcast_zip<T: CpuFloat>(
     b: &[T],
     b_shape: &[usize],
     out_shape: &[usize],
-    f: impl Fn(T, T) -> T + Sync,
+    f: impl Fn(T, T) -> T + Sync + Send,
 ) -> Vec<T> {
     if a_shape == b_shape {
         return zip_slices(a, b, f);
@@ -163,28 +157,18 @@ fn broadcast_zip<T: CpuFloat>(
 impl ElementwiseOps for CpuBackend {
     fn binary(&self, op: BinaryOp, a: &Tensor, b: &Tensor, out_shape: &[usize]) -> Result<Tensor> {
         let storage = match host_pair("binary", a, b)? {
-            HostPair::F32(x, y) => crate::CpuStorage::F32(broadcast_zip(
-                x,
-                a.shape(),
-                y,
-                b.shape(),
-                out_shape,
-                binary_fn::<f32>(op),
-            )),
-            HostPair::F64(x, y) => crate::CpuStorage::F64(broadcast_zip(
-                x,
-                a.shape(),
-                y,
-                b.shape(),
-                out_shape,
-                binary_fn::<f64>(op),
-            )),
+            HostPair::F32(x, y) => {
+                crate::CpuStorage::F32(binary_apply(op, x, a.shape(), y, b.shape(), out_shape))
+            }
+            HostPair::F64(x, y) => {
+                crate::CpuStorage::F64(binary_apply(op, x, a.shape(), y, b.shape(), out_shape))
+            }
         };
         Ok(Tensor::from_cpu_storage(storage, out_shape.to_vec()))
     }
 
     fn unary(&self, op: UnaryOp, a: &Tensor) -> Result<Tensor> {
-        let storage = map_cpu!(host(a)?, x => map_slice(x, unary_fn(op)));
+        let storage = map_cpu!(host(a)?, x => unary_apply(op, x));
         Ok(Tensor::from_cpu_storage(storage, a.shape().to_vec()))
     }
 }

@@ -22,6 +22,7 @@ fn as_three_blocks(shape: &[usize], axes: &[usize]) -> Option<(usize, usize, usi
 }
 
 /// Reduces the middle axis of `x` viewed as `[outer, red, inner]`.
+/// Reduces the middle axis of `x` viewed as `[outer, red, inner]`.
 fn reduce_blocks<T: CpuFloat>(
     x: &[T],
     outer: usize,
@@ -30,6 +31,20 @@ fn reduce_blocks<T: CpuFloat>(
     op: ReduceOp,
 ) -> Vec<T> {
     let mut out = vec![T::zero(); outer * inner];
+    if inner == 1 {
+        // Each output reduces one contiguous row: the fast, vectorised path.
+        let rows = x.chunks(red.max(1));
+        if outer > 1 && outer * red >= PAR_ELEMENTS {
+            out.par_iter_mut()
+                .zip(x.par_chunks(red.max(1)))
+                .for_each(|(d, row)| *d = reduce_row(row, op));
+        } else {
+            for (d, row) in out.iter_mut().zip(rows) {
+                *d = reduce_row(row, op);
+            }
+        }
+        return out;
+    }
     let one_outer = |o: usize, dst: &mut [T]| {
         let block = &x[o * red * inner..(o + 1) * red * inner];
         for (i, d) in dst.iter_mut().enumerate() {
@@ -47,6 +62,78 @@ fn reduce_blocks<T: CpuFloat>(
         }
     }
     out
+}
+
+/// Elements per partial result of a contiguous reduction. Fixed, so the summation order
+/// (and therefore the result) does not depend on the number of threads.
+const ROW_CHUNK: usize = 1 << 14;
+
+/// `f` over fixed-size chunks of `x`, in parallel when `x` is large; partials in order.
+fn over_chunks<T: CpuFloat, R: Send>(x: &[T], f: impl Fn(&[T]) -> R + Sync + Send) -> Vec<R> {
+    if x.len() >= PAR_ELEMENTS {
+        x.par_chunks(ROW_CHUNK).map(f).collect()
+    } else {
+        x.chunks(ROW_CHUNK).map(f).collect()
+    }
+}
+
+/// `sum_i g(x_i)` in `f64` with eight independent accumulators (vectorisable).
+fn lane_sum<T: CpuFloat>(x: &[T], g: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0f64; 8];
+    let mut lanes = x.chunks_exact(8);
+    for c in &mut lanes {
+        for l in 0..8 {
+            acc[l] += g(c[l].as_f64());
+        }
+    }
+    let tail: f64 = lanes.remainder().iter().map(|v| g(v.as_f64())).sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Reduces one contiguous row.
+fn reduce_row<T: CpuFloat>(row: &[T], op: ReduceOp) -> T {
+    let n = row.len();
+    let sum = |row: &[T]| -> f64 { over_chunks(row, |c| lane_sum(c, |v| v)).iter().sum() };
+    let nan_first = |a: T, b: T, take_b: fn(T, T) -> bool| {
+        if a.is_nan() || !take_b(a, b) {
+            a
+        } else {
+            b
+        }
+    };
+    match op {
+        ReduceOp::Sum => T::of_f64(sum(row)),
+        ReduceOp::Mean => T::of_f64(sum(row) / n as f64),
+        ReduceOp::Var { unbiased } => {
+            let mean = sum(row) / n as f64;
+            let ss: f64 = over_chunks(row, |c| lane_sum(c, |v| (v - mean) * (v - mean)))
+                .iter()
+                .sum();
+            let denom = if unbiased { n as f64 - 1.0 } else { n as f64 };
+            T::of_f64(ss / denom)
+        }
+        ReduceOp::Max | ReduceOp::Min => {
+            let take_b: fn(T, T) -> bool = if op == ReduceOp::Max {
+                |a, b| b.is_nan() || b > a
+            } else {
+                |a, b| b.is_nan() || b < a
+            };
+            let empty = if op == ReduceOp::Max {
+                T::neg_infinity()
+            } else {
+                T::infinity()
+            };
+            over_chunks(row, |c| {
+                c.iter()
+                    .copied()
+                    .reduce(|a, b| nan_first(a, b, take_b))
+                    .unwrap_or(empty)
+            })
+            .into_iter()
+            .reduce(|a, b| nan_first(a, b, take_b))
+            .unwrap_or(empty)
+        }
+    }
 }
 
 fn reduce_column<T: CpuFloat>(
