@@ -20,7 +20,7 @@ pub struct LessonArgs {
     #[arg(long, value_name = "DIR")]
     pub data: Option<OsString>,
     /// Run only these rows (comma-separated names: no-norm, batch-lesson, batch,
-    /// batch-sched, layer, instance, group, batch-bs2, running-batch-bs2,
+    /// batch-sched, layer, layer-lr0.4, instance, group, batch-bs2, running-batch-bs2,
     /// running-batch-bs32).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub only: Vec<String>,
@@ -37,7 +37,8 @@ pub struct LessonArgs {
     /// Device: `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     pub device: Device,
-    /// Directory for each run's report [default: runs/lesson in the workspace].
+    /// Directory for each run's report [default: docs/results in the workspace, so the
+    /// plots are published beside the page].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// The results page [default: docs/results.md in the workspace].
@@ -78,7 +79,7 @@ pub fn lesson(args: &LessonArgs) -> CmdResult {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| root.join("runs").join("lesson"));
+        .unwrap_or_else(|| root.join("docs").join("results"));
     let results = args
         .results
         .clone()
@@ -243,7 +244,8 @@ fn results_page(
     }
     let _ = writeln!(
         s,
-        "\nEach run's `metrics.jsonl` and plots are in `{}` (not committed; rerun to regenerate).",
+        "\nEach run's `metrics.jsonl`, `config.json` and plots are in `{}`. How these numbers \
+         compare with the lesson's, run to run, is discussed in [results-notes.md](results-notes.md).",
         relative(out, dir)
     );
     s

@@ -99,6 +99,16 @@ pub fn lesson_runs() -> Vec<LessonRun> {
             "5.4 s",
         ),
         run(
+            "layer-lr0.4",
+            "LayerNorm (corrected `v + eps`), lr 0.4: trains",
+            Some(NormKind::Layer),
+            512,
+            LessonLr::Const(0.4),
+            3,
+            "- (not run; the lesson's lr 0.8 gave NaN)",
+            "-",
+        ),
+        run(
             "instance",
             "InstanceNorm",
             Some(NormKind::Instance { eps: 1.0 }),
