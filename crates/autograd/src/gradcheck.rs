@@ -115,7 +115,9 @@ impl GradCheck {
                 probe[i] = Tensor::from_vec(minus, inputs[i].shape(), inputs[i].device())?;
                 let lm = eval(&probe)?;
                 let numeric = (lp - lm) / (2.0 * self.eps);
-                if !((a - numeric).abs() <= self.atol + self.rtol * numeric.abs()) {
+                let within = (a - numeric).abs() <= self.atol + self.rtol * numeric.abs();
+                // NaN on either side is a mismatch too.
+                if !within || a.is_nan() || numeric.is_nan() {
                     return Err(GradCheckError::Mismatch {
                         input: i,
                         index: j,
