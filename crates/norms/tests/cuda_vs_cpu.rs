@@ -1,0 +1,115 @@
+//! Every norm layer on CUDA against the same layer on the CPU: forward output, input
+//! gradient, parameter gradients and buffers after a training step, then eval-mode output.
+//!
+//! GPU-only (`#[ignore = "needs CUDA"]`); run by `../shared/tools/gpu-bundle` on the device
+//! machine. Tolerance: `|cuda - cpu| <= 1e-4 * (1 + |cpu|)` in f32 — the kernels sum in f64
+//! on both devices, so the differences are rounding of the f32 inputs and outputs only.
+
+use autograd::Var;
+use layers::ModuleExt;
+use norms::NormKind;
+use tensor::{DType, Device, Tensor};
+
+/// Deterministic values in [-2, 2) (a fixed linear congruential sequence).
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+        })
+        .collect()
+}
+
+fn assert_close(what: &str, cpu: &Tensor, cuda: &Tensor) {
+    let (a, b) = (cpu.to_vec_f64().unwrap(), cuda.to_vec_f64().unwrap());
+    assert_eq!(cpu.shape(), cuda.shape(), "{what}: shape");
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let same_nan = x.is_nan() && y.is_nan();
+        assert!(
+            same_nan || (x - y).abs() <= 1e-4 * (1.0 + x.abs()),
+            "{what}[{i}]: cpu {x}, cuda {y}"
+        );
+    }
+}
+
+/// One training step (forward, backward of `sum(y * r)`) and one eval forward on `device`.
+struct Outcome {
+    y: Tensor,
+    dx: Tensor,
+    grads: Vec<(String, Tensor)>,
+    buffers: Vec<(String, Tensor)>,
+    y_eval: Tensor,
+}
+
+fn run(kind: &NormKind, device: Device, shape: &[usize]) -> Outcome {
+    let layer = kind.build(shape[1]).expect("build");
+    layer.to_device(device).expect("to_device");
+    let n: usize = shape.iter().product();
+    let x = Var::parameter(Tensor::from_vec(values(n, 1), shape, device).unwrap());
+    let r = Var::constant(Tensor::from_vec(values(n, 2), shape, device).unwrap());
+    let y = layer.call(&x).expect("forward");
+    y.mul(&r)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .expect("backward");
+    let grads = layer
+        .named_parameters()
+        .into_iter()
+        .map(|(name, p)| (name, p.grad().expect("parameter gradient")))
+        .collect();
+    let buffers = layer
+        .named_buffers()
+        .into_iter()
+        .map(|(name, b)| (name, b.value()))
+        .collect();
+    layer.eval();
+    let x_eval = Var::constant(Tensor::from_vec(values(n, 3), shape, device).unwrap());
+    let y_eval = layer.call(&x_eval).expect("eval forward").value();
+    Outcome {
+        y: y.value(),
+        dx: x.grad().expect("input gradient"),
+        grads,
+        buffers,
+        y_eval,
+    }
+}
+
+#[test]
+#[ignore = "needs CUDA"]
+fn every_norm_agrees_with_the_cpu() {
+    let kinds = [
+        "batch-lesson",
+        "batch",
+        "layer",
+        "instance",
+        "group",
+        "running-batch",
+    ];
+    // Odd sizes, and a batch of 2 (RunningBatchNorm's smallest).
+    for shape in [[2usize, 8, 5, 3], [7, 16, 4, 4], [3, 8, 1, 1]] {
+        for name in kinds {
+            if name == "instance" && shape[2] * shape[3] == 1 {
+                continue; // 0/0 by design on a 1x1 map; NaN == NaN is checked elsewhere.
+            }
+            let kind: NormKind = name.parse().unwrap();
+            let cpu = run(&kind, Device::Cpu, &shape);
+            let gpu = run(&kind, Device::Cuda(0), &shape);
+            let at = format!("{name} {shape:?}");
+            assert_close(&format!("{at} y"), &cpu.y, &gpu.y);
+            assert_close(&format!("{at} dx"), &cpu.dx, &gpu.dx);
+            for ((n, a), (_, b)) in cpu.grads.iter().zip(&gpu.grads) {
+                assert_close(&format!("{at} d{n}"), a, b);
+            }
+            for ((n, a), (_, b)) in cpu.buffers.iter().zip(&gpu.buffers) {
+                assert_close(&format!("{at} buffer {n}"), a, b);
+            }
+            assert_close(&format!("{at} eval y"), &cpu.y_eval, &gpu.y_eval);
+            assert_eq!(cpu.y.dtype(), DType::F32);
+        }
+    }
+}
