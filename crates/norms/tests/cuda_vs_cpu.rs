@@ -6,8 +6,10 @@
 //! on both devices, so the differences are rounding of the f32 inputs and outputs only.
 
 use autograd::Var;
-use layers::ModuleExt;
+use layers::{get_cnn_model, init_cnn, Module, ModuleExt};
 use norms::NormKind;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use tensor::{DType, Device, Tensor};
 
 /// Deterministic values in [-2, 2) (a fixed linear congruential sequence).
@@ -110,6 +112,49 @@ fn every_norm_agrees_with_the_cpu() {
             }
             assert_close(&format!("{at} eval y"), &cpu.y_eval, &gpu.y_eval);
             assert_eq!(cpu.y.dtype(), DType::F32);
+        }
+    }
+}
+
+/// The lesson's whole CNN (Conv2d, GeneralRelu, the norm, pooling, Linear) with each
+/// norm: logits, every parameter gradient and every buffer after one training step.
+#[test]
+#[ignore = "needs CUDA"]
+fn the_lesson_model_agrees_with_the_cpu() {
+    let shape = [3usize, 1, 28, 28];
+    let n: usize = shape.iter().product();
+    for name in ["none", "batch-lesson", "batch", "group", "running-batch"] {
+        let step = |device: Device| {
+            let norm = if name == "none" {
+                layers::NormFactory::none()
+            } else {
+                name.parse::<NormKind>().unwrap().factory()
+            };
+            let mut rng = StdRng::seed_from_u64(7);
+            let model = get_cnn_model(&[8, 16, 32, 64, 64], &norm, &mut rng).unwrap();
+            init_cnn(&model, &mut rng).unwrap();
+            model.to_device(device).unwrap();
+            let x = Var::constant(Tensor::from_vec(values(n, 4), &shape, device).unwrap());
+            let t = Var::constant(Tensor::from_vec(vec![3f32, 0.0, 9.0], &[3], device).unwrap());
+            let logits = model.call(&x).unwrap();
+            logits.cross_entropy(&t).unwrap().backward().unwrap();
+            let grads: Vec<(String, Tensor)> = model
+                .named_parameters()
+                .into_iter()
+                .map(|(k, p)| (k, p.grad().expect("gradient")))
+                .collect();
+            let buffers: Vec<(String, Tensor)> = model
+                .named_buffers()
+                .into_iter()
+                .map(|(k, b)| (k, b.value()))
+                .collect();
+            (logits.value(), grads, buffers)
+        };
+        let (la, ga, ba) = step(Device::Cpu);
+        let (lb, gb, bb) = step(Device::Cuda(0));
+        assert_close(&format!("{name} logits"), &la, &lb);
+        for ((k, a), (_, b)) in ga.iter().zip(&gb).chain(ba.iter().zip(&bb)) {
+            assert_close(&format!("{name} {k}"), a, b);
         }
     }
 }
