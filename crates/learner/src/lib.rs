@@ -18,11 +18,15 @@
 //! ```no_run
 //! use learner::callbacks::{accuracy, mnist_view, AvgStats, BatchTransformX, Recorder};
 //! use learner::{data::mnist_bunch, Learner, Runner};
-//! # fn model() -> Box<dyn layers::Module> { unimplemented!() }
+//! use rand::SeedableRng;
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let norm = norms::NormKind::Batch.factory();
+//! let model = layers::get_cnn_model(&[8, 16, 32, 64, 64], &norm, &mut rng)?;
+//! layers::init_cnn(&model, &mut rng)?;
 //! let mut splits = mnist_data::MnistSplits::load(&mnist_data::DataSource::Sample)?;
 //! splits.normalize()?;
 //! let data = mnist_bunch(&splits, 512, 0, tensor::Device::Cpu)?;
-//! let mut learn = Learner::new(model(), data, 0.4)?;
+//! let mut learn = Learner::new(Box::new(model), data, 0.4)?;
 //! let mut run = Runner::with_callbacks(vec![
 //!     Box::new(Recorder::new()),
 //!     Box::new(AvgStats::new(vec![accuracy()]).printing(true)),
