@@ -26,7 +26,15 @@
 //!
 //! Errors inside MPI itself, including the death of a peer rank, are handled by MPI's default
 //! error handler `MPI_ERRORS_ARE_FATAL`: Open MPI's `mpirun` aborts the whole job and every rank
-//! exits; such errors never come back as a [`CollectiveError`].
+//! exits; such errors never come back as a [`CollectiveError`]. When a rank dies, Open MPI 4.1
+//! ends the other ranks within about a second and `mpirun` exits with `128 + signal` (134 for
+//! `abort()`, 137 for `SIGKILL`), printing, for example:
+//!
+//! ```text
+//! Primary job  terminated normally, but 1 process returned
+//! a non-zero exit code. Per user-direction, the job has been aborted.
+//! mpirun noticed that process rank 1 with PID 0 on node vm exited on signal 6 (Aborted).
+//! ```
 
 use crate::error::{CollectiveError, Result};
 use crate::launch::require_mpi_launch;

@@ -151,7 +151,7 @@ impl NcclCollective {
     /// Enqueues an in-place sum of the device buffer over all ranks on [`stream`](Self::stream).
     pub fn all_reduce_sum_device<T: NcclType>(&self, buf: &mut CudaSlice<T>) -> Result<()> {
         self.mpi.agree_on_length(buf.len())?;
-        if buf.len() == 0 {
+        if buf.is_empty() {
             return Ok(());
         }
         self.comm
@@ -164,7 +164,7 @@ impl NcclCollective {
     pub fn broadcast_device<T: NcclType>(&self, buf: &mut CudaSlice<T>, root: usize) -> Result<()> {
         check_root(root, self.world_size())?;
         self.mpi.agree_on_length(buf.len())?;
-        if buf.len() == 0 {
+        if buf.is_empty() {
             return Ok(());
         }
         self.comm

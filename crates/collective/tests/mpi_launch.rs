@@ -169,7 +169,7 @@ fn fault_job(ranks: usize, how: &str, victim: usize, signal: &str) {
     );
     assert!(job.elapsed < Duration::from_secs(30), "{:?}", job.elapsed);
     eprintln!(
-        "{ranks} ranks, rank {victim} {how}: mpirun exited {:?} after {:.1} s",
+        "{ranks} ranks, rank {victim} {how}: mpirun exited ({}) after {:.1} s",
         job.status,
         job.elapsed.as_secs_f64()
     );

@@ -92,16 +92,23 @@ fn check_all_reduce(comm: &mut MpiCollective, c: &mut Checks) {
         .map(|i| (0..n).fold(0.0f64, |s, q| s + wide_value(q, i)))
         .collect();
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let first_wrong = (0..len).find(|&i| a[i].to_bits() != want_a[i].to_bits());
     c.check(
         "rank-order f32 sum is bitwise the left-to-right sum",
         res.is_ok() && bits(&a) == bits(&want_a),
-        || format!("{res:?}"),
+        || match first_wrong {
+            Some(i) => format!("{res:?}; element {i}: got {}, want {}", a[i], want_a[i]),
+            None => format!("{res:?}"),
+        },
     );
     let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     c.check(
         "rank-order f64 sum is bitwise the left-to-right sum",
         bits64(&b) == bits64(&want_b),
-        String::new,
+        || match (0..len).find(|&i| b[i].to_bits() != want_b[i].to_bits()) {
+            Some(i) => format!("element {i}: got {:e}, want {:e}", b[i], want_b[i]),
+            None => String::new(),
+        },
     );
     if r == 0 {
         // How many elements a right-to-left order would have changed: shows the check above
