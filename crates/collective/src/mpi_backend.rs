@@ -2,10 +2,11 @@
 //!
 //! # Reduction order and reproducibility
 //!
-//! The MPI standard (MPI-4.0, §6.9.1) lets `MPI_Allreduce` reorder a reduction using
-//! associativity (and commutativity, for a commutative operation such as `MPI_SUM`), and only
-//! *advises* implementors to give the same result for the same arguments in the same order; it
-//! does not even require all ranks to receive bitwise identical results. Open MPI picks its
+//! The MPI standard (MPI-4.1, §6.9.1 "Reduce") lets an implementation reorder a reduction
+//! using associativity (and commutativity, for a commutative operation such as `MPI_SUM`), and
+//! only *advises* implementors to give the same result for the same arguments in the same
+//! order; it states no requirement that all ranks of an `MPI_Allreduce` receive bitwise
+//! identical results. Open MPI picks its
 //! algorithm (recursive doubling, ring, Rabenseifner, …) from the communicator size, the message
 //! size and tuning parameters, so the summation order can change with the buffer length, the
 //! Open MPI version or its configuration.
