@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# MPI tests of the collective crate: installs Open MPI (and libclang for the MPI bindings'
+# bindgen) from the distribution's packages when missing, then runs the crate's tests with the
+# `mpi` feature, which start jobs of 2 and 4 ranks under mpirun. Called by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
+command -v mpicc >/dev/null 2>&1 || need+=(libopenmpi-dev)
+# bindgen loads libclang at build time.
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "== installing ${need[*]}"
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+# Open MPI refuses to start ranks as root unless both variables are set (CI runs as root).
+export OMPI_ALLOW_RUN_AS_ROOT=1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+echo "== collective over MPI"
+mpirun --version | head -n 1
+cargo test -p collective --features mpi
