@@ -19,7 +19,6 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use tensor::{DType, Device, Tensor};
 
-use crate::atomic::write_atomic;
 use crate::error::LayersError;
 use crate::state::{Encoding, StateDict, StateEntry};
 
@@ -113,10 +112,12 @@ pub fn to_safetensors_bytes(sd: &StateDict) -> Result<Vec<u8>, LayersError> {
 }
 
 /// Writes a state dict to `path` in the safetensors format, atomically (a temporary file in
-/// the same directory, renamed over `path`).
+/// the same directory, synced, renamed over `path`; see the `atomic-file` crate). The
+/// directory must exist.
 pub fn save_safetensors(path: impl AsRef<Path>, sd: &StateDict) -> Result<(), LayersError> {
+    let path = path.as_ref();
     let bytes = to_safetensors_bytes(sd)?;
-    write_atomic(path.as_ref(), &bytes)
+    atomic_file::write_atomic(path, &bytes).map_err(|e| LayersError::io(path, e))
 }
 
 /// Reads a state dict from `path`. The entries come in file order.

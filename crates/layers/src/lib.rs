@@ -16,11 +16,10 @@
 //! | `init.rs` | Kaiming and PyTorch-default initialisation, `init_cnn` |
 //! | `model.rs` | `NormFactory`, `conv_layer`, `get_cnn_model` |
 //! | `state.rs` | `StateDict`, `state_dict`, `load_state_dict` |
-//! | `checkpoint.rs`, `atomic.rs` | safetensors files, atomic writes |
+//! | `checkpoint.rs` | safetensors files (written atomically by the `atomic-file` crate) |
 //! | `error.rs` | `LayersError` |
 
 mod activation;
-mod atomic;
 mod checkpoint;
 mod conv;
 mod error;

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use crate::atomic::write_atomically;
 use crate::digest::md5_hex;
 use crate::error::{MnistError, Result};
 use crate::file::MnistFile;
@@ -57,7 +56,8 @@ pub fn specs_for(files: &[EncodedFile; 4]) -> FileSpecs {
 pub fn write_gz_files(dir: &Path, files: &[EncodedFile]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| MnistError::io(dir, e))?;
     for f in files {
-        write_atomically(&dir.join(f.file.gz_name()), &f.gz)?;
+        let dest = dir.join(f.file.gz_name());
+        atomic_file::write_atomic(&dest, &f.gz).map_err(|e| MnistError::io(&dest, e))?;
     }
     Ok(())
 }

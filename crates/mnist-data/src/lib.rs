@@ -21,7 +21,6 @@
 //! # Ok::<(), mnist_data::MnistError>(())
 //! ```
 
-mod atomic;
 mod checksum;
 mod digest;
 mod download;
@@ -38,7 +37,6 @@ mod split;
 mod stats;
 pub mod synthetic;
 
-pub use atomic::write_atomically;
 pub use checksum::{verify_content, verify_stored, Verified};
 pub use digest::{md5_hex, sha256_hex};
 pub use download::{

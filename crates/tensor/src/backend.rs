@@ -3,6 +3,10 @@
 //! Each family's trait is declared beside its public `Tensor` methods in `ops/<family>/mod.rs`
 //! and implemented per device in `ops/<family>/cpu.rs` (and `cuda.rs`). Callers never see the
 //! backend: `Tensor` methods validate their arguments, then dispatch once per call.
+//!
+//! This file only declares: it names no concrete backend. Choosing the backend for a
+//! device is `dispatch.rs`'s job, so the dependency runs one way, from the kernels
+//! (`ops/<family>/cpu.rs`, `cuda.rs`) and the dispatcher to the declarations.
 
 use crate::ops::conv::ConvOps;
 use crate::ops::elementwise::ElementwiseOps;
@@ -13,8 +17,6 @@ use crate::ops::norm::NormOps;
 use crate::ops::reduce::ReduceOps;
 use crate::ops::update::UpdateOps;
 use crate::storage::{CpuStorage, Storage};
-#[cfg(not(feature = "cuda"))]
-use crate::TensorError;
 use crate::{DType, Device, Result};
 
 /// Memory management a device provides: creation, host transfer, casts.
@@ -61,19 +63,4 @@ impl<T> Backend for T where
         + Send
         + Sync
 {
-}
-
-/// The backend for a device, or a typed error when the device is not available.
-pub fn backend_for(device: Device) -> Result<&'static dyn Backend> {
-    match device {
-        Device::Cpu => Ok(&crate::cpu::CpuBackend),
-        #[cfg(feature = "cuda")]
-        Device::Cuda(n) => Ok(crate::cuda::backend(n)?),
-        #[cfg(not(feature = "cuda"))]
-        Device::Cuda(_) => Err(TensorError::DeviceUnavailable {
-            device,
-            reason: "this build has no CUDA backend (the tensor crate's `cuda` feature is off)"
-                .to_string(),
-        }),
-    }
 }

@@ -14,6 +14,7 @@ mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 mod device;
+mod dispatch;
 mod dtype;
 mod error;
 pub mod ops;
@@ -22,11 +23,12 @@ pub mod shape;
 mod storage;
 mod tensor;
 
-pub use backend::{backend_for, Backend, MemoryOps};
+pub use backend::{Backend, MemoryOps};
 pub use cpu::CpuBackend;
 #[cfg(feature = "cuda")]
 pub use cuda::{CudaBackend, CudaStorage};
 pub use device::{Device, ParseDeviceError};
+pub use dispatch::backend_for;
 pub use dtype::{CpuFloat, DType};
 pub use error::{Result, TensorError};
 pub use ops::conv::Conv2dGeometry;

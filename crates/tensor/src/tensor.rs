@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::backend::{backend_for, Backend};
+use crate::backend::Backend;
+use crate::dispatch::backend_for;
 use crate::shape::numel;
 use crate::storage::{CpuStorage, Element, Storage};
 use crate::{DType, Device, Result, TensorError};

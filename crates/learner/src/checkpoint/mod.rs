@@ -11,7 +11,7 @@
 //!   tensor files. It is written last and checked on load, so a save interrupted between
 //!   files is detected instead of resuming from mixed states.
 
-mod atomic;
+mod digest;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,8 +22,7 @@ use layers::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use atomic::write_atomic;
-
+use self::digest::file_md5;
 use crate::error::{LearnerError, Result};
 use crate::optim::{Sgd, SgdState};
 
@@ -79,9 +78,10 @@ fn param_names(model: &dyn Module, opt: &Sgd) -> Result<Vec<String>> {
         .collect()
 }
 
-fn file_md5(path: &Path) -> Result<String> {
-    let bytes = fs::read(path).map_err(|e| LearnerError::io(path, e))?;
-    Ok(mnist_data::md5_hex(&bytes))
+/// Writes `bytes` to `path` atomically (see the `atomic-file` crate): a reader or a resumed
+/// run sees the old file or the complete new one. The directory must exist.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    atomic_file::write_atomic(path, bytes).map_err(|e| LearnerError::io(path, e))
 }
 
 /// Saves `model`, `opt` and the run's position into `dir` (created if needed).

@@ -5,7 +5,6 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::{BitMapBackend, DrawingArea, IntoDrawingArea, WHITE};
 
-use super::atomic::write_atomic;
 use super::error::ReportError;
 use super::font::ensure_font;
 
@@ -13,7 +12,7 @@ use super::font::ensure_font;
 pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// Renders `body` on a white `width x height` RGB canvas and writes it to `path` as PNG
-/// (atomically: temp file in the same directory, then rename).
+/// (atomically, with the `atomic-file` crate: temp file in the same directory, then rename).
 pub(crate) fn render_png(
     path: &Path,
     (width, height): (u32, u32),
@@ -28,7 +27,7 @@ pub(crate) fn render_png(
         root.present()?;
     }
     let png = encode_png(&rgb, width, height)?;
-    write_atomic(path, &png)
+    atomic_file::write_atomic(path, &png).map_err(|e| ReportError::io(path, e))
 }
 
 /// Encodes 8-bit RGB pixels (row-major, 3 bytes each) as a PNG file in memory.

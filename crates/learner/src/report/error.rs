@@ -108,6 +108,16 @@ pub enum ReportError {
     Png(#[from] png::EncodingError),
 }
 
+impl ReportError {
+    /// An [`ReportError::Io`] on `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        ReportError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
 impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ReportError {
     fn from(e: DrawingAreaErrorKind<E>) -> Self {
         ReportError::Draw(e.to_string())

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::atomic::write_atomic;
 use super::error::ReportError;
 
 /// Field names an extra metric may not use.
@@ -93,7 +92,8 @@ pub fn write_metrics_jsonl(
         text.push_str(&m.to_json_line()?);
         text.push('\n');
     }
-    write_atomic(path.as_ref(), text.as_bytes())
+    let path = path.as_ref();
+    atomic_file::write_atomic(path, text.as_bytes()).map_err(|e| ReportError::io(path, e))
 }
 
 /// Reads a JSON-lines metrics file (blank lines are skipped).
@@ -165,7 +165,8 @@ impl MetricsLog {
         let mut text = self.text.clone();
         text.push_str(&m.to_json_line()?);
         text.push('\n');
-        write_atomic(&self.path, text.as_bytes())?;
+        atomic_file::write_atomic(&self.path, text.as_bytes())
+            .map_err(|e| ReportError::io(&self.path, e))?;
         self.text = text;
         self.len += 1;
         Ok(())

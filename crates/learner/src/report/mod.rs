@@ -14,7 +14,6 @@
 //! never panics.
 
 mod activations;
-mod atomic;
 mod canvas;
 mod colormap;
 mod error;

@@ -3,9 +3,9 @@
 use std::error::Error as _;
 use std::io::{ErrorKind, Read, Write};
 
+use atomic_file::AtomicFile;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::atomic::PartFile;
 use crate::download::config::DownloadConfig;
 use crate::error::{MnistError, Result};
 
@@ -34,7 +34,7 @@ impl HttpClient {
 
     /// Downloads `url` into `part`, returning the number of bytes written. A transfer that
     /// ends before its announced length is an error.
-    pub(crate) fn fetch_into(&self, url: &str, label: &str, part: &mut PartFile) -> Result<u64> {
+    pub(crate) fn fetch_into(&self, url: &str, label: &str, part: &mut AtomicFile) -> Result<u64> {
         let response = self.agent.get(url).call().map_err(|e| from_ureq(url, e))?;
         let announced = response
             .header("Content-Length")
@@ -58,8 +58,7 @@ impl HttpClient {
                 }
             };
             let part_path = part.path().to_path_buf();
-            part.file()
-                .write_all(&buf[..n])
+            part.write_all(&buf[..n])
                 .map_err(|e| MnistError::io(part_path, e))?;
             written += n as u64;
             bar.set_position(written);

@@ -4,7 +4,8 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::atomic::PartFile;
+use atomic_file::AtomicFile;
+
 use crate::error::{MnistError, Result};
 use crate::file::MnistFile;
 use crate::load::locate;
@@ -20,8 +21,8 @@ pub(crate) fn source_path(mirror_dir: &Path, file: MnistFile) -> Result<PathBuf>
 }
 
 /// Copies `src` into `part`, returning the number of bytes copied.
-pub(crate) fn copy_into(src: &Path, part: &mut PartFile) -> Result<u64> {
+pub(crate) fn copy_into(src: &Path, part: &mut AtomicFile) -> Result<u64> {
     let mut input = File::open(src).map_err(|e| MnistError::io(src, e))?;
     // `io::copy` does not say which side failed; the source is the more useful name.
-    io::copy(&mut input, part.file()).map_err(|e| MnistError::io(src, e))
+    io::copy(&mut input, part).map_err(|e| MnistError::io(src, e))
 }

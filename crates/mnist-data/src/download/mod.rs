@@ -14,10 +14,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::thread;
 
+use atomic_file::{AtomicFile, AtomicOptions};
+
 pub use config::DownloadConfig;
 pub use mirror::{default_mirrors, url_for, Mirror, HTTP_MIRRORS};
 
-use crate::atomic::PartFile;
 use crate::checksum::{verify_stored, Verified};
 use crate::error::{MnistError, Result, SourceFailure};
 use crate::file::MnistFile;
@@ -157,6 +158,21 @@ fn verify_file(path: &Path, shown: &Path, spec: &FileSpec) -> Result<Verified> {
     Ok(verified)
 }
 
+/// A visible `NAME.gz.<random>.part` file beside `dest`, deleted unless committed.
+fn part_file(dest: &Path) -> Result<AtomicFile> {
+    AtomicOptions::new()
+        .hidden(false)
+        .suffix(".part")
+        .create(dest)
+        .map_err(|e| MnistError::io(dest, e))
+}
+
+/// Syncs a verified part file and renames it over its destination.
+fn commit(part: AtomicFile) -> Result<()> {
+    let dest = part.dest().to_path_buf();
+    part.commit().map_err(|e| MnistError::io(dest, e))
+}
+
 /// Copies a file from a local mirror, verifies it and renames it into place.
 fn fetch_local(
     mirror_dir: &Path,
@@ -170,10 +186,10 @@ fn fetch_local(
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(file.gz_name()));
     let dest = dir.join(name);
-    let mut part = PartFile::create(&dest)?;
+    let mut part = part_file(&dest)?;
     local::copy_into(&src, &mut part)?;
     let verified = verify_file(part.path(), &src, spec)?;
-    part.persist()?;
+    commit(part)?;
     Ok((dest, verified))
 }
 
@@ -213,9 +229,9 @@ fn fetch_http(
     client: &HttpClient,
 ) -> Result<(PathBuf, Verified)> {
     let dest = dir.join(file.gz_name());
-    let mut part = PartFile::create(&dest)?;
+    let mut part = part_file(&dest)?;
     client.fetch_into(url, file.gz_name(), &mut part)?;
     let verified = verify_file(part.path(), Path::new(url), spec)?;
-    part.persist()?;
+    commit(part)?;
     Ok((dest, verified))
 }

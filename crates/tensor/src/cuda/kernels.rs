@@ -239,17 +239,14 @@ fn cache_dir() -> Option<PathBuf> {
     Some(base.join("batchnorm-rs").join("ptx"))
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, ignoring failures (the
+/// Writes `text` to `path` atomically (the `atomic-file` crate), ignoring failures (the
 /// cache is an optimisation only).
 fn store(path: &std::path::Path, text: &str) {
     let Some(dir) = path.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, path).is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    let _ = atomic_file::write_atomic(path, text.as_bytes());
 }
 
 /// 64-bit FNV-1a over the concatenation of `parts` (with separators), for cache keys.

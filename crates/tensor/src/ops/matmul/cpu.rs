@@ -1,4 +1,4 @@
-//! CPU kernel for (batched) matrix multiplication.
+//! CPU kernel for (batched) matrix multiplication, and the CPU backend's [`MatmulOps`].
 //!
 //! For every batch index `t`, `C[t] = op(A[t]) · op(B[t])`, i.e.
 //! `c[t, i, j] = Σ_p op(a)[t, i, p] · op(b)[t, p, j]` with `op(a)[t, i, p] = a[t, i, p]`, or
@@ -13,7 +13,10 @@
 
 use rayon::prelude::*;
 
+use super::{MatmulDims, MatmulOps};
+use crate::cpu::{host_pair, CpuBackend, HostPair};
 use crate::dtype::CpuFloat;
+use crate::{CpuStorage, Result, Tensor};
 
 /// Below this many floating-point operations a call runs on the calling thread.
 const PAR_MIN_FLOPS: usize = 2_000_000;
@@ -116,6 +119,25 @@ pub fn batched_matmul<T: CpuFloat>(
             });
     } else {
         one_product(0, c);
+    }
+}
+
+impl MatmulOps for CpuBackend {
+    fn matmul(&self, a: &Tensor, b: &Tensor, d: MatmulDims) -> Result<Tensor> {
+        let len = d.batch * d.m * d.n;
+        let storage = match host_pair("matmul", a, b)? {
+            HostPair::F32(x, y) => {
+                let mut c = vec![0f32; len];
+                batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c);
+                CpuStorage::F32(c)
+            }
+            HostPair::F64(x, y) => {
+                let mut c = vec![0f64; len];
+                batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c);
+                CpuStorage::F64(c)
+            }
+        };
+        Ok(Tensor::from_cpu_storage(storage, vec![d.batch, d.m, d.n]))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Matrix multiplication: 2-D `[m,k] x [k,n]` and batched `[b,m,k] x [b,k,n]`, with
 //! transpose flags so that backward passes (`dA = dC B^T`, `dB = A^T dC`) need no copies.
 
-pub(crate) mod cpu;
+mod cpu;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda;
 
@@ -72,35 +72,6 @@ impl Tensor {
             out.reshape(&[m, n])
         } else {
             out.reshape(&[batch, m, n])
-        }
-    }
-}
-
-mod cpu_impl {
-    use super::{MatmulDims, MatmulOps};
-    use crate::cpu::{host_pair, CpuBackend, HostPair};
-    use crate::{CpuStorage, Result, Tensor};
-
-    impl MatmulOps for CpuBackend {
-        fn matmul(&self, a: &Tensor, b: &Tensor, d: MatmulDims) -> Result<Tensor> {
-            let len = d.batch * d.m * d.n;
-            let storage = match host_pair("matmul", a, b)? {
-                HostPair::F32(x, y) => {
-                    let mut c = vec![0f32; len];
-                    super::cpu::batched_matmul(
-                        d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c,
-                    );
-                    CpuStorage::F32(c)
-                }
-                HostPair::F64(x, y) => {
-                    let mut c = vec![0f64; len];
-                    super::cpu::batched_matmul(
-                        d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c,
-                    );
-                    CpuStorage::F64(c)
-                }
-            };
-            Ok(Tensor::from_cpu_storage(storage, vec![d.batch, d.m, d.n]))
         }
     }
 }
