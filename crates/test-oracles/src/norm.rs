@@ -74,7 +74,7 @@ impl NormShape {
         }
         let (n, c) = (shape[0], shape[1]);
         if let Grouping::PerGroup { groups } = grouping {
-            if groups == 0 || !c.is_multiple_of(groups) {
+            if groups == 0 || c % groups != 0 {
                 return Err(OracleError::Shape(format!(
                     "norm: {groups} groups do not divide {c} channels"
                 )));
