@@ -6,8 +6,6 @@
 //! seed, on the CPU in `f32`; the benchmark then times only the kernel calls.
 //! `docs/benchmarks.md` holds the results beside PyTorch's for the same shapes.
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use tensor::ops::conv::conv2d_geometry;
 use tensor::{Conv2dGeometry, DType, Device, Result, Tensor};
 
@@ -79,9 +77,7 @@ pub const LESSON_CONVS: [ConvLayer; 5] = [
 
 /// A seeded standard-normal `f32` CPU tensor.
 pub fn randn(shape: &[usize], seed: u64) -> Tensor {
-    let mut rng = StdRng::seed_from_u64(seed);
-    Tensor::randn(shape, 0.0, 1.0, DType::F32, Device::Cpu, &mut rng)
-        .expect("randn of a valid shape cannot fail")
+    test_oracles::tensors::randn(shape, DType::F32, seed)
 }
 
 /// Operands of one conv layer at one batch size: input, weight, bias and an upstream

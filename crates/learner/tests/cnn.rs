@@ -1,9 +1,11 @@
 //! The loop on the lesson's real CNN (layers + norms) and the bundled MNIST sample: the
 //! InstanceNorm diagnosis, activation statistics, and resuming with norm buffers.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
-use layers::{get_cnn_model, init_cnn, Module, ModuleExt, NormFactory};
+use layers::{get_cnn_model, init_cnn, HookEvent, HookHandle, Module, ModuleExt, NormFactory};
 use learner::callbacks::{
     accuracy, mnist_view, ActivationStats, AvgStats, BatchTransformX, CheckpointSaver, GuardMode,
     HistSpec, NonFiniteGuard,
@@ -62,6 +64,27 @@ fn instance_norm_on_a_1x1_map_is_diagnosed() {
 #[test]
 fn activation_stats_per_layer_per_training_batch() {
     let mut learn = Learner::new(cnn(Some(NormKind::Batch), 0), sample_bunch(50, 3), 0.2).unwrap();
+    // An independent count per training forward pass of each top-level layer: how many
+    // output values fall in the histogram's closed range [-5, 15] (histc drops the rest).
+    // Validation passes run without gradients, so outputs that need none are skipped.
+    let inside: Rc<RefCell<Vec<Vec<f64>>>> = Rc::new(RefCell::new(vec![Vec::new(); 8]));
+    let _handles: Vec<HookHandle> = learn
+        .model
+        .children()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, child))| {
+            let inside = Rc::clone(&inside);
+            child.hooks().register(move |e: &HookEvent<'_>| {
+                if e.output.requires_grad() {
+                    let v = e.output.value().to_vec_f64()?;
+                    let n = v.iter().filter(|x| (-5.0..=15.0).contains(*x)).count();
+                    inside.borrow_mut()[i].push(n as f64);
+                }
+                Ok(())
+            })
+        })
+        .collect();
     let mut runner = Runner::with_callbacks(vec![
         Box::new(BatchTransformX::new(mnist_view())),
         Box::new(ActivationStats::new(HistSpec::LESSON)),
@@ -73,17 +96,21 @@ fn activation_stats_per_layer_per_training_batch() {
     assert_eq!(names, ["0", "1", "2", "3", "4", "5", "6", "7"]);
     // Output sizes per sample: 8x14x14, 16x7x7, 32x4x4, 64x2x2, 64x1x1, 64, 64, 10.
     let per_sample = [1568.0, 784.0, 512.0, 256.0, 64.0, 64.0, 64.0, 10.0];
-    for (l, n) in layers.iter().zip(per_sample) {
+    let inside = inside.borrow();
+    for ((l, n), want) in layers.iter().zip(per_sample).zip(inside.iter()) {
         assert_eq!(
             l.means.len(),
             6,
             "2 epochs x 3 training batches, no validation"
         );
         assert_eq!(l.hists.len(), 6);
-        for h in &l.hists {
+        assert_eq!(want.len(), 6, "layer {}: training passes seen", l.name);
+        for (h, &want) in l.hists.iter().zip(want) {
             assert_eq!(h.len(), 40);
+            // Exactly the values in range, of the 50 n outputs of the batch.
             let counted: f64 = h.iter().sum();
-            assert!(counted <= 50.0 * n && counted > 0.0);
+            assert_eq!(counted, want, "layer {}", l.name);
+            assert!(want <= 50.0 * n);
         }
         assert!(l.stds.iter().all(|s| s.is_finite() && *s >= 0.0));
     }

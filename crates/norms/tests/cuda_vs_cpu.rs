@@ -12,16 +12,11 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{DType, Device, Tensor};
 
-/// Deterministic values in [-2, 2) (a fixed linear congruential sequence).
+/// Deterministic values in [-2, 2) (the shared seeded generator), rounded to `f32`.
 fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-        })
+    test_oracles::seeded::uniform_in(len, seed, -2.0, 2.0)
+        .into_iter()
+        .map(|v| v as f32)
         .collect()
 }
 

@@ -18,10 +18,23 @@ use layers::Module;
 use norms::{
     BatchNorm, BatchNorm2d, GroupNorm, InstanceNorm, LayerNorm, NormConfig, RunningBatchNorm,
 };
+use test_oracles::norm::{
+    normalize_backward, Grouping, NormGrads, NormShape, StatsGradient, Variance,
+};
 
 const X: [f64; 8] = [1.0, 2.0, 3.0, 5.0, 3.0, 4.0, -1.0, 1.0];
 const SHAPE: [usize; 4] = [2, 2, 1, 2];
 const EPS: f64 = 1e-5;
+
+/// A non-constant upstream gradient for the backward checks.
+const DY: [f64; 8] = [0.5, -1.0, 2.0, 0.25, -0.75, 1.5, 1.0, -2.0];
+
+/// The f64 oracle's gradients of `sum(dy * norm(X))` for `X` of shape `SHAPE`, the
+/// statistics differentiated.
+fn oracle(grouping: Grouping, gamma: &[f64], dy: &[f64], var: Variance, eps: f64) -> NormGrads {
+    let shape = NormShape::new(&SHAPE, grouping).unwrap();
+    normalize_backward(&shape, &X, gamma, dy, var, eps, StatsGradient::Through).unwrap()
+}
 
 fn x() -> Var {
     Var::parameter(t64(&X, &SHAPE))
@@ -53,12 +66,24 @@ fn batchnorm2d_normalises_with_the_biased_variance_and_tracks_the_unbiased_one()
     assert_close("running_var", &vals(bn.running_var()), &rv, 1e-12);
     assert_eq!(vals(bn.num_batches_tracked()), vec![1.0]);
 
-    // sum(y) is constant in x (each channel of y sums to 0): dx = 0, dweight = sum xhat = 0,
-    // dbias = 4 values per channel.
-    backprop(&y, &[1.0; 8]);
-    assert_close("dx", &grad(&xv), &[0.0; 8], 1e-9);
-    assert_close("dweight", &grad(bn.weight()), &[0.0; 2], 1e-9);
-    assert_close("dbias", &grad(bn.bias()), &[4.0, 4.0], 1e-12);
+    // A non-constant upstream gradient (with dy = 1, dx and dweight are 0 and a backward
+    // returning zeros would pass), against the f64 oracle: per channel, with xhat the
+    // normalised input, M = 4 and r = 1 / sqrt(var + eps),
+    // dx = r (dy - sum dy / M - xhat sum (dy xhat) / M), dweight = sum dy xhat, dbias = sum dy.
+    let g = DY;
+    backprop(&y, &g);
+    let want = oracle(Grouping::PerChannel, &[1.0, 1.0], &g, Variance::Biased, EPS);
+    assert!(want.dx.iter().all(|v| v.abs() > 1e-3), "{:?}", want.dx);
+    assert_close("dx", &grad(&xv), &want.dx, 1e-10);
+    assert_close("dweight", &grad(bn.weight()), &want.dgamma, 1e-10);
+    // dbias by hand: dy of channel 0 sits at flat indices 0, 1, 4, 5, of channel 1 at
+    // 2, 3, 6, 7.
+    assert_close(
+        "dbias",
+        &grad(bn.bias()),
+        &[0.5 - 1.0 - 0.75 + 1.5, 2.0 + 0.25 + 1.0 - 2.0],
+        1e-12,
+    );
 
     // Eval: the running statistics.
     bn.eval();
@@ -120,12 +145,25 @@ fn lesson_batchnorm_uses_the_unbiased_variance_and_no_gradient_through_statistic
 fn layernorm_normalises_each_sample_with_the_unbiased_variance() {
     let ln = to_f64(LayerNorm::new().unwrap());
     set_params(&ln, &[vec![2.0], vec![0.25]]);
-    let y = ln.forward(&x()).unwrap();
+    let xv = x();
+    let y = ln.forward(&xv).unwrap();
     let (mean, var) = ([2.75, 1.75], [8.75 / 3.0, 14.75 / 3.0]);
     let want: Vec<f64> = (0..8)
         .map(|i| (X[i] - mean[i / 4]) / (var[i / 4] + EPS).sqrt() * 2.0 + 0.25)
         .collect();
     assert_close("y", &vals(&y), &want, 1e-12);
+    // Backward through the per-sample statistics (unbiased divisor M - 1 = 3).
+    backprop(&y, &DY);
+    let want_g = oracle(
+        Grouping::PerGroup { groups: 1 },
+        &[2.0],
+        &DY,
+        Variance::Unbiased,
+        EPS,
+    );
+    assert_close("dx", &grad(&xv), &want_g.dx, 1e-10);
+    assert_close("dmult", &grad(ln.mult()), &want_g.dgamma, 1e-10);
+    assert_close("dadd", &grad(ln.add()), &[DY.iter().sum::<f64>()], 1e-12);
     ln.eval();
     assert_close("eval y", &vals(&ln.forward(&x()).unwrap()), &want, 1e-12);
 }
@@ -133,7 +171,8 @@ fn layernorm_normalises_each_sample_with_the_unbiased_variance() {
 #[test]
 fn instancenorm_normalises_each_map_with_eps_one() {
     let inorm = to_f64(InstanceNorm::new(2).unwrap());
-    let y = inorm.forward(&x()).unwrap();
+    let xv = x();
+    let y = inorm.forward(&xv).unwrap();
     // Pairs [a, b]: mean (a + b)/2, unbiased variance (b - a)^2 / 2, eps = 1.
     let want: Vec<f64> = X
         .chunks(2)
@@ -146,6 +185,29 @@ fn instancenorm_normalises_each_map_with_eps_one() {
         .collect();
     assert_close("y", &vals(&y), &want, 1e-12);
     assert!((want[0] + 0.5 / 1.5f64.sqrt()).abs() < 1e-15);
+    // Backward through each map's statistics. By hand for a pair [a, b] (mean m, variance
+    // v = (b - a)^2 / 2, r = 1 / sqrt(v + 1)): xhat = -+ (b - a) r / 2, and
+    // dx_a = r (g_a - (g_a + g_b) / 2 - xhat_a (g_a xhat_a + g_b xhat_b) / 1).
+    backprop(&y, &DY);
+    let want_g = oracle(
+        Grouping::PerGroup { groups: 2 },
+        &[1.0, 1.0],
+        &DY,
+        Variance::Unbiased,
+        1.0,
+    );
+    let (a, b, ga, gb) = (X[0], X[1], DY[0], DY[1]);
+    let r = 1.0 / ((b - a) * (b - a) / 2.0 + 1.0f64).sqrt();
+    let (ha, hb) = (-(b - a) * r / 2.0, (b - a) * r / 2.0);
+    let dxa = r * (ga - (ga + gb) / 2.0 - ha * (ga * ha + gb * hb));
+    assert!(
+        (want_g.dx[0] - dxa).abs() < 1e-14,
+        "{} vs {dxa}",
+        want_g.dx[0]
+    );
+    assert_close("dx", &grad(&xv), &want_g.dx, 1e-10);
+    assert_close("dmults", &grad(inorm.mults()), &want_g.dgamma, 1e-10);
+    assert_close("dadds", &grad(inorm.adds()), &want_g.dbeta, 1e-12);
 }
 
 #[test]
@@ -171,12 +233,30 @@ fn groupnorm_normalises_groups_of_channels_with_the_biased_variance() {
     let w = [1.0, 2.0, 3.0, 4.0];
     let b = [0.0, 0.1, 0.2, 0.3];
     set_params(&gn, &[w.to_vec(), b.to_vec()]);
-    let y = gn.forward(&Var::constant(t64(&X, &[1, 4, 1, 2]))).unwrap();
+    let xv = Var::parameter(t64(&X, &[1, 4, 1, 2]));
+    let y = gn.forward(&xv).unwrap();
     let (mean, var) = ([2.75, 1.75], [8.75 / 4.0, 14.75 / 4.0]);
     let want: Vec<f64> = (0..8)
         .map(|i| (X[i] - mean[i / 4]) / (var[i / 4] + EPS).sqrt() * w[i / 2] + b[i / 2])
         .collect();
     assert_close("y", &vals(&y), &want, 1e-12);
+    // Backward through each group's statistics (biased divisor 4), per-channel weights.
+    backprop(&y, &DY);
+    let shape = NormShape::new(&[1, 4, 1, 2], Grouping::PerGroup { groups: 2 }).unwrap();
+    let want_g = normalize_backward(
+        &shape,
+        &X,
+        &w,
+        &DY,
+        Variance::Biased,
+        EPS,
+        StatsGradient::Through,
+    )
+    .unwrap();
+    assert_close("dx", &grad(&xv), &want_g.dx, 1e-10);
+    assert_close("dweight", &grad(gn.weight()), &want_g.dgamma, 1e-10);
+    // dbias: dy summed over each channel's two values.
+    assert_close("dbias", &grad(gn.bias()), &[-0.5, 2.25, 0.75, -1.0], 1e-12);
 }
 
 #[test]

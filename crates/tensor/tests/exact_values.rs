@@ -1,10 +1,12 @@
 //! Exact-value tests of the forward (and a few backward) kernels of `tensor`.
 //!
 //! Every expected value is either worked out by hand in a comment or computed by a naive
-//! loop written in this file, in `f64`. Inputs are small integers wherever possible so that
-//! both `f32` and `f64` results are exact and can be compared with `==`.
+//! loop in `f64` (written here, or the shared `test-oracles` crate's). Inputs are small
+//! integers wherever possible so that both `f32` and `f64` results are exact and can be
+//! compared with `==`.
 
 use tensor::{DType, Device, Tensor};
+use test_oracles::conv::{self as oracle, ConvShape};
 
 const CPU: Device = Device::Cpu;
 
@@ -47,102 +49,19 @@ fn ints(n: usize, seed: usize) -> Vec<f64> {
 // Convolution
 // ------------------------------------------------------------------------------------------
 
-/// Direct definition of the convolution, four nested loops plus the kernel loops.
-#[allow(clippy::too_many_arguments)]
-fn naive_conv(
-    x: &[f64],
-    [n, c, h, w]: [usize; 4],
-    wt: &[f64],
-    [o, c2, kh, kw]: [usize; 4],
-    bias: Option<&[f64]>,
-    stride: usize,
-    pad: usize,
-) -> (Vec<f64>, [usize; 4]) {
-    assert_eq!(c, c2);
-    let ho = (h + 2 * pad - kh) / stride + 1;
-    let wo = (w + 2 * pad - kw) / stride + 1;
-    let mut y = vec![0.0; n * o * ho * wo];
-    for b in 0..n {
-        for oc in 0..o {
-            for i in 0..ho {
-                for j in 0..wo {
-                    let mut acc = bias.map_or(0.0, |bb| bb[oc]);
-                    for ic in 0..c {
-                        for p in 0..kh {
-                            for q in 0..kw {
-                                let ih = (i * stride + p) as isize - pad as isize;
-                                let iw = (j * stride + q) as isize - pad as isize;
-                                if ih < 0 || iw < 0 || ih >= h as isize || iw >= w as isize {
-                                    continue;
-                                }
-                                let xv = x[((b * c + ic) * h + ih as usize) * w + iw as usize];
-                                let wv = wt[((oc * c + ic) * kh + p) * kw + q];
-                                acc += xv * wv;
-                            }
-                        }
-                    }
-                    y[((b * o + oc) * ho + i) * wo + j] = acc;
-                }
-            }
-        }
-    }
-    (y, [n, o, ho, wo])
-}
-
-/// The three adjoints of the convolution, by scattering every product of the forward loop.
-#[allow(clippy::too_many_arguments)]
-fn naive_conv_backward(
-    x: &[f64],
-    [n, c, h, w]: [usize; 4],
-    wt: &[f64],
-    [o, _, kh, kw]: [usize; 4],
-    dy: &[f64],
-    stride: usize,
-    pad: usize,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let ho = (h + 2 * pad - kh) / stride + 1;
-    let wo = (w + 2 * pad - kw) / stride + 1;
-    let mut dx = vec![0.0; x.len()];
-    let mut dw = vec![0.0; wt.len()];
-    let mut db = vec![0.0; o];
-    for b in 0..n {
-        for oc in 0..o {
-            for i in 0..ho {
-                for j in 0..wo {
-                    let g = dy[((b * o + oc) * ho + i) * wo + j];
-                    db[oc] += g;
-                    for ic in 0..c {
-                        for p in 0..kh {
-                            for q in 0..kw {
-                                let ih = (i * stride + p) as isize - pad as isize;
-                                let iw = (j * stride + q) as isize - pad as isize;
-                                if ih < 0 || iw < 0 || ih >= h as isize || iw >= w as isize {
-                                    continue;
-                                }
-                                let xi = ((b * c + ic) * h + ih as usize) * w + iw as usize;
-                                let wi = ((oc * c + ic) * kh + p) * kw + q;
-                                dx[xi] += g * wt[wi];
-                                dw[wi] += g * x[xi];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (dx, dw, db)
-}
-
 /// Runs forward and the three backward kernels in f32 and f64 against the naive loops;
 /// with integer data every result must be exact.
 fn check_conv_exact(xs: [usize; 4], ws: [usize; 4], stride: usize, pad: usize, seed: usize) {
     let x = ints(xs.iter().product(), seed);
     let w = ints(ws.iter().product(), seed + 1);
     let b = ints(ws[0], seed + 2);
-    let (want_y, ys) = naive_conv(&x, xs, &w, ws, Some(&b), stride, pad);
-    let (want_y_nb, _) = naive_conv(&x, xs, &w, ws, None, stride, pad);
+    let shape = ConvShape::new(xs, ws, stride, pad).unwrap();
+    let ys = shape.y_shape();
+    let want_y = oracle::conv2d(&shape, &x, &w, Some(&b)).unwrap();
+    let want_y_nb = oracle::conv2d(&shape, &x, &w, None).unwrap();
     let dy = ints(ys.iter().product(), seed + 3);
-    let (want_dx, want_dw, want_db) = naive_conv_backward(&x, xs, &w, ws, &dy, stride, pad);
+    let want = oracle::conv2d_backward(&shape, &x, &w, &dy).unwrap();
+    let (want_dx, want_dw, want_db) = (want.dx, want.dw, want.db);
     for make in [t32 as fn(&[f64], &[usize]) -> Tensor, t64] {
         let (tx, tw, tb) = (make(&x, &xs), make(&w, &ws), make(&b, &[ws[0]]));
         let y = tx.conv2d(&tw, Some(&tb), stride, pad).unwrap();
@@ -1196,17 +1115,7 @@ fn large_elementwise_layout_and_reduction_kernels() {
 fn results_do_not_depend_on_the_thread_count() {
     // Non-integer f32 data, where the order of a sum changes its rounding: the kernels
     // promise bit-identical results run to run and for any rayon pool size.
-    let real = |n: usize, seed: u64| -> Vec<f64> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-            })
-            .collect()
-    };
+    let real = test_oracles::seeded::uniform;
     let xs = [64, 3, 12, 12];
     let ws = [8, 3, 3, 3];
     let x = t32(&real(xs.iter().product(), 1), &xs);

@@ -8,6 +8,8 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{DType, Device, Tensor};
+use test_oracles::conv::{self as oracle, ConvShape};
+use test_oracles::matmul::MatmulShape;
 
 const CPU: Device = Device::Cpu;
 
@@ -437,6 +439,7 @@ proptest! {
 // Matrix products
 // ------------------------------------------------------------------------------------------
 
+/// The oracle's product of `[batch, m, k]`-sized operands with the given transposes.
 #[allow(clippy::too_many_arguments)]
 fn naive_matmul(
     batch: usize,
@@ -448,30 +451,8 @@ fn naive_matmul(
     b: &[f64],
     tb: bool,
 ) -> Vec<f64> {
-    let mut c = vec![0.0; batch * m * n];
-    for t in 0..batch {
-        for i in 0..m {
-            for j in 0..n {
-                let mut s = 0.0;
-                for p in 0..k {
-                    // A stored [m, k], or [k, m] when transposed; likewise B.
-                    let av = if ta {
-                        a[t * m * k + p * m + i]
-                    } else {
-                        a[t * m * k + i * k + p]
-                    };
-                    let bv = if tb {
-                        b[t * k * n + j * k + p]
-                    } else {
-                        b[t * k * n + p * n + j]
-                    };
-                    s += av * bv;
-                }
-                c[t * m * n + i * n + j] = s;
-            }
-        }
-    }
-    c
+    let shape = MatmulShape::new(batch, m, k, n).transposed(ta, tb);
+    test_oracles::matmul::matmul(&shape, a, b).unwrap()
 }
 
 type MatmulCase = (
@@ -552,67 +533,7 @@ proptest! {
 // Convolution
 // ------------------------------------------------------------------------------------------
 
-#[derive(Clone, Copy, Debug)]
-struct ConvGeom {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    pad: usize,
-}
-
-impl ConvGeom {
-    fn ho(&self) -> usize {
-        (self.h + 2 * self.pad - self.kh) / self.stride + 1
-    }
-    fn wo(&self) -> usize {
-        (self.w + 2 * self.pad - self.kw) / self.stride + 1
-    }
-    fn x_shape(&self) -> [usize; 4] {
-        [self.n, self.c, self.h, self.w]
-    }
-    fn w_shape(&self) -> [usize; 4] {
-        [self.o, self.c, self.kh, self.kw]
-    }
-    fn y_shape(&self) -> [usize; 4] {
-        [self.n, self.o, self.ho(), self.wo()]
-    }
-    /// Calls `f(x_index, w_index, y_index)` for every product of the direct definition.
-    fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
-        let g = *self;
-        for b in 0..g.n {
-            for oc in 0..g.o {
-                for i in 0..g.ho() {
-                    for j in 0..g.wo() {
-                        let yi = ((b * g.o + oc) * g.ho() + i) * g.wo() + j;
-                        for ic in 0..g.c {
-                            for p in 0..g.kh {
-                                for q in 0..g.kw {
-                                    let ih = (i * g.stride + p) as isize - g.pad as isize;
-                                    let iw = (j * g.stride + q) as isize - g.pad as isize;
-                                    if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize
-                                    {
-                                        continue;
-                                    }
-                                    let xi =
-                                        ((b * g.c + ic) * g.h + ih as usize) * g.w + iw as usize;
-                                    let wi = ((oc * g.c + ic) * g.kh + p) * g.kw + q;
-                                    f(xi, wi, yi);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-type ConvCase = (ConvGeom, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+type ConvCase = (ConvShape, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 
 fn conv_case() -> impl Strategy<Value = ConvCase> {
     (
@@ -631,17 +552,7 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
             |&(_, _, h, w, _, kh, kw, _, p)| h + 2 * p >= kh && w + 2 * p >= kw,
         )
         .prop_flat_map(|(n, c, h, w, o, kh, kw, stride, pad)| {
-            let g = ConvGeom {
-                n,
-                c,
-                h,
-                w,
-                o,
-                kh,
-                kw,
-                stride,
-                pad,
-            };
+            let g = ConvShape::new([n, c, h, w], [o, c, kh, kw], stride, pad).unwrap();
             (
                 Just(g),
                 pvec(-1.0f64..1.0, numel(&g.x_shape())),
@@ -657,38 +568,26 @@ proptest! {
 
     #[test]
     fn conv2d_and_its_adjoints_match_direct_loops((g, x, w, bias, dy) in conv_case()) {
-        let geo = tensor::ops::conv::conv2d_geometry(&g.x_shape(), &g.w_shape(), g.stride, g.pad).unwrap();
-        assert_eq!((geo.h_out, geo.w_out), (g.ho(), g.wo()));
-        let plane = g.ho() * g.wo();
+        let geo = tensor::ops::conv::conv2d_geometry(&g.x_shape(), &g.w_shape(), g.stride, g.padding).unwrap();
+        assert_eq!((geo.h_out, geo.w_out), (g.h_out(), g.w_out()));
+        let plane = g.h_out() * g.w_out();
         // Terms per output element: at most c kh kw products plus the bias; per weight
         // gradient element: n ho wo; per input gradient element: o kh kw.
-        let terms = (g.c * g.kh * g.kw + g.n * plane + g.o * g.kh * g.kw + 2) as f64;
+        let terms = (g.c_in * g.k_h * g.k_w + g.batch * plane + g.c_out * g.k_h * g.k_w + 2) as f64;
         for dtype in [DType::F64, DType::F32] {
             let mk = |v: &[f64], s: &[usize]| Tensor::from_f64_vec(v.to_vec(), s, dtype, CPU).unwrap();
-            let (tx, tw, tb, tdy) = (mk(&x, &g.x_shape()), mk(&w, &g.w_shape()), mk(&bias, &[g.o]), mk(&dy, &g.y_shape()));
+            let (tx, tw, tb, tdy) = (mk(&x, &g.x_shape()), mk(&w, &g.w_shape()), mk(&bias, &[g.c_out]), mk(&dy, &g.y_shape()));
             // References from the stored values (rounded for f32), with the sums of the
             // absolute values of the terms for an error bound.
             let (x, w, bias, dy) = (tx.to_vec_f64().unwrap(), tw.to_vec_f64().unwrap(), tb.to_vec_f64().unwrap(), tdy.to_vec_f64().unwrap());
-            let mut want_y: Vec<f64> = (0..numel(&g.y_shape())).map(|yi| bias[(yi / plane) % g.o]).collect();
-            let mut mag_y: Vec<f64> = want_y.iter().map(|v| v.abs()).collect();
-            let mut want_dx = vec![0.0; x.len()];
-            let mut mag_dx = vec![0.0; x.len()];
-            let mut want_dw = vec![0.0; w.len()];
-            let mut mag_dw = vec![0.0; w.len()];
-            g.for_each_tap(|xi, wi, yi| {
-                want_y[yi] += x[xi] * w[wi];
-                mag_y[yi] += (x[xi] * w[wi]).abs();
-                want_dx[xi] += dy[yi] * w[wi];
-                mag_dx[xi] += (dy[yi] * w[wi]).abs();
-                want_dw[wi] += dy[yi] * x[xi];
-                mag_dw[wi] += (dy[yi] * x[xi]).abs();
-            });
-            let mut want_db = vec![0.0; g.o];
-            let mut mag_db = vec![0.0; g.o];
-            for (yi, &v) in dy.iter().enumerate() {
-                want_db[(yi / plane) % g.o] += v;
-                mag_db[(yi / plane) % g.o] += v.abs();
-            }
+            // The oracle on the values, and on their absolute values for the magnitudes.
+            let abs = |v: &[f64]| v.iter().map(|a| a.abs()).collect::<Vec<_>>();
+            let want_y = oracle::conv2d(&g, &x, &w, Some(&bias)).unwrap();
+            let mag_y = oracle::conv2d(&g, &abs(&x), &abs(&w), Some(&abs(&bias))).unwrap();
+            let want = oracle::conv2d_backward(&g, &x, &w, &dy).unwrap();
+            let mag = oracle::conv2d_backward(&g, &abs(&x), &abs(&w), &abs(&dy)).unwrap();
+            let (want_dx, want_dw, want_db) = (want.dx, want.dw, want.db);
+            let (mag_dx, mag_dw, mag_db) = (mag.dx, mag.dw, mag.db);
             let eps = if dtype == DType::F64 { f64::EPSILON } else { f64::from(f32::EPSILON) };
             let check = |name: &str, got: &Tensor, shape: &[usize], want: &[f64], mag: &[f64]| -> Result<(), TestCaseError> {
                 prop_assert_eq!(got.shape(), shape, "{} shape", name);
@@ -701,17 +600,17 @@ proptest! {
                 }
                 Ok(())
             };
-            let y = tx.conv2d(&tw, Some(&tb), g.stride, g.pad).unwrap();
+            let y = tx.conv2d(&tw, Some(&tb), g.stride, g.padding).unwrap();
             check("forward", &y, &g.y_shape(), &want_y, &mag_y)?;
             let dx = tdy.conv2d_backward_input(&tw, &geo).unwrap();
             check("input gradient", &dx, &g.x_shape(), &want_dx, &mag_dx)?;
             let dw = tdy.conv2d_backward_weight(&tx, &geo).unwrap();
             check("weight gradient", &dw, &g.w_shape(), &want_dw, &mag_dw)?;
             let db = tdy.conv2d_backward_bias(&geo).unwrap();
-            check("bias gradient", &db, &[g.o], &want_db, &mag_db)?;
+            check("bias gradient", &db, &[g.c_out], &want_db, &mag_db)?;
             // Without a bias the output is the same sums minus the bias.
-            let y0 = tx.conv2d(&tw, None, g.stride, g.pad).unwrap();
-            let want_y0: Vec<f64> = want_y.iter().enumerate().map(|(yi, v)| v - bias[(yi / plane) % g.o]).collect();
+            let y0 = tx.conv2d(&tw, None, g.stride, g.padding).unwrap();
+            let want_y0: Vec<f64> = want_y.iter().enumerate().map(|(yi, v)| v - bias[(yi / plane) % g.c_out]).collect();
             check("forward without bias", &y0, &g.y_shape(), &want_y0, &mag_y)?;
         }
     }

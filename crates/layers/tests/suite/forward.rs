@@ -7,51 +7,10 @@ use proptest::prelude::*;
 use tensor::{DType, TensorError};
 
 use crate::support::{f64_tensor, randn};
+use test_oracles::conv::{conv2d, ConvShape};
 
 fn param(t: tensor::Tensor) -> Var {
     Var::parameter(t)
-}
-
-/// `y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] x[n,c,i s+u-p, j s+v-p]`, by loops.
-#[allow(clippy::too_many_arguments)]
-fn naive_conv(
-    x: &[f64],
-    [n, c, h, w]: [usize; 4],
-    wt: &[f64],
-    [o, k]: [usize; 2],
-    b: Option<&[f64]>,
-    s: usize,
-    p: usize,
-) -> (Vec<f64>, [usize; 4]) {
-    let oh = (h + 2 * p - k) / s + 1;
-    let ow = (w + 2 * p - k) / s + 1;
-    let mut y = vec![0.0; n * o * oh * ow];
-    for ni in 0..n {
-        for oi in 0..o {
-            for i in 0..oh {
-                for j in 0..ow {
-                    let mut acc = b.map_or(0.0, |b| b[oi]);
-                    for ci in 0..c {
-                        for u in 0..k {
-                            for v in 0..k {
-                                let (r, q) = (
-                                    (i * s + u) as isize - p as isize,
-                                    (j * s + v) as isize - p as isize,
-                                );
-                                if r < 0 || q < 0 || r >= h as isize || q >= w as isize {
-                                    continue;
-                                }
-                                let xv = x[((ni * c + ci) * h + r as usize) * w + q as usize];
-                                acc += wt[((oi * c + ci) * k + u) * k + v] * xv;
-                            }
-                        }
-                    }
-                    y[((ni * o + oi) * oh + i) * ow + j] = acc;
-                }
-            }
-        }
-    }
-    (y, [n, o, oh, ow])
 }
 
 fn assert_close(a: &[f64], b: &[f64], tol: f64) {
@@ -79,11 +38,13 @@ proptest! {
         let conv = Conv2d::from_parts(param(wt.clone()), bias.then(|| param(b.clone())), s, p).unwrap();
         let y = conv.call(&Var::constant(x.clone())).unwrap().value();
         let bv = b.to_vec::<f64>().unwrap();
-        let (expected, shape) = naive_conv(
-            &x.to_vec::<f64>().unwrap(), [n, c, h, w], &wt.to_vec::<f64>().unwrap(), [o, k],
-            bias.then_some(bv.as_slice()), s, p,
-        );
-        prop_assert_eq!(y.shape(), &shape[..]);
+        // `y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] x[n,c,i s+u-p, j s+v-p]`, by loops.
+        let shape = ConvShape::new([n, c, h, w], [o, c, k, k], s, p).unwrap();
+        let expected = conv2d(
+            &shape, &x.to_vec::<f64>().unwrap(), &wt.to_vec::<f64>().unwrap(),
+            bias.then_some(bv.as_slice()),
+        ).unwrap();
+        prop_assert_eq!(y.shape(), &shape.y_shape()[..]);
         assert_close(&y.to_vec::<f64>().unwrap(), &expected, 1e-12);
     }
 

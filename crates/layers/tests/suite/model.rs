@@ -328,14 +328,33 @@ fn users_can_define_modules() {
     let params: Vec<String> = m.named_parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(params, ["alpha", "inner.1.weight", "inner.1.bias"]);
     m.to_dtype(DType::F64).unwrap();
-    let x = Var::constant(crate::support::f64_tensor(vec![-1.0, 2.0], &[1, 2, 1, 1]));
+    let x = Var::parameter(crate::support::f64_tensor(vec![-1.0, 2.0], &[1, 2, 1, 1]));
     let y = m.call(&x).unwrap();
-    // relu -> [0, 2]; norm with unit statistics divides by sqrt(1 + 1e-5); times 3.
-    let expected = [0.0, 6.0 / (1.0f64 + 1e-5).sqrt()];
+    // relu -> [0, 2]; norm with unit statistics divides by s = sqrt(1 + 1e-5); times 3.
+    let s = (1.0f64 + 1e-5).sqrt();
+    let expected = [0.0, 6.0 / s];
     let got = y.value().to_vec::<f64>().unwrap();
-    assert!((got[0] - expected[0]).abs() < 1e-6 && (got[1] - expected[1]).abs() < 1e-6);
-    y.sum_all().unwrap().backward().unwrap();
-    assert!(m.alpha.grad().is_some());
+    assert!((got[0] - expected[0]).abs() < 1e-12 && (got[1] - expected[1]).abs() < 1e-12);
+    // L = sum(g * y), g = [0.5, -2], y = alpha (relu(x) / s * weight + bias), by hand:
+    // dalpha = sum g inner = -2 * 2 / s; dweight = alpha g relu(x) / s = [0, 3 (-2) 2 / s];
+    // dbias = alpha g = [1.5, -6]; dx = alpha g relu'(x) weight / s = [0, 3 (-2) / s].
+    let g = Var::constant(crate::support::f64_tensor(vec![0.5, -2.0], &[1, 2, 1, 1]));
+    y.mul(&g).unwrap().sum_all().unwrap().backward().unwrap();
+    let grad = |v: &Var| v.grad().expect("a gradient").to_vec::<f64>().unwrap();
+    let near = |got: Vec<f64>, want: &[f64]| {
+        assert_eq!(got.len(), want.len());
+        assert!(
+            got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{got:?} vs {want:?}"
+        );
+    };
+    near(grad(&m.alpha), &[-4.0 / s]);
+    let norm = m.inner.get(1).unwrap();
+    let p = norm.named_parameters();
+    assert_eq!((p[0].0.as_str(), p[1].0.as_str()), ("weight", "bias"));
+    near(grad(&p[0].1), &[0.0, -12.0 / s]);
+    near(grad(&p[1].1), &[1.5, -6.0]);
+    near(grad(&x), &[0.0, -6.0 / s]);
     assert_eq!(
         state_dict(&m).get("calls").unwrap().to_scalar().unwrap(),
         1.0
@@ -345,17 +364,52 @@ fn users_can_define_modules() {
 }
 
 #[test]
-fn zero_grad_clears_every_parameter() {
+fn gradients_match_finite_differences_and_zero_grad_clears_them() {
     let model = plain_model(12);
-    let x = Var::constant(randn(&[2, 1, 28, 28], DType::F32, 13));
+    model.to_dtype(DType::F64).unwrap();
+    let x = Var::constant(randn(&[2, 1, 28, 28], DType::F64, 13));
+    // L = sum(r * model(x)) with a non-constant r.
+    let r = Var::constant(randn(&[2, 10], DType::F64, 14));
+    let loss = || -> f64 {
+        let y = model.call(&x).unwrap().mul(&r).unwrap();
+        y.value().to_vec::<f64>().unwrap().iter().sum()
+    };
     model
         .call(&x)
+        .unwrap()
+        .mul(&r)
         .unwrap()
         .sum_all()
         .unwrap()
         .backward()
         .unwrap();
     assert!(model.parameters().iter().all(|p| p.grad().is_some()));
+    // Central differences on three entries of every parameter tensor (first, middle, last),
+    // in f64: (L(p + h) - L(p - h)) / 2h, h = 1e-6.
+    let h = 1e-6;
+    let mut nonzero = 0;
+    for (name, p) in model.named_parameters() {
+        let analytic = p.grad().unwrap().to_vec::<f64>().unwrap();
+        let base = p.value().to_vec::<f64>().unwrap();
+        let shape = p.shape();
+        for i in [0, base.len() / 2, base.len() - 1] {
+            let at = |delta: f64| {
+                let mut v = base.clone();
+                v[i] += delta;
+                p.set_value(Tensor::from_vec(v, &shape, Device::Cpu).unwrap());
+                loss()
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h);
+            p.set_value(Tensor::from_vec(base.clone(), &shape, Device::Cpu).unwrap());
+            let a = analytic[i];
+            assert!(
+                (a - numeric).abs() <= 1e-6 * (1.0 + numeric.abs()),
+                "{name}[{i}]: backward {a}, finite differences {numeric}"
+            );
+            nonzero += usize::from(a.abs() > 1e-6);
+        }
+    }
+    assert!(nonzero >= 12, "only {nonzero} non-zero gradients checked");
     model.zero_grad();
     assert!(model.parameters().iter().all(|p| p.grad().is_none()));
 }

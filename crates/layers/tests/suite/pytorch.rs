@@ -9,6 +9,9 @@ use autograd::Var;
 use layers::{load_safetensors, load_state_dict, save_safetensors, state_dict, Module};
 use serde_json::Value;
 use tensor::DType;
+use test_oracles::conv::{conv2d, ConvShape};
+use test_oracles::matmul::{matmul, MatmulShape};
+use test_oracles::norm::{normalize_with, Grouping, Moments, NormShape};
 
 use crate::support::{bn_model, randn};
 
@@ -120,21 +123,64 @@ fn a_pytorch_checkpoint_loads_into_our_model() {
             );
         }
     }
+    // The loaded model computes the lesson's network with PyTorch's weights: its output
+    // against an independent f64 forward pass from the same tensors.
     model.eval();
-    let y = model
-        .call(&Var::constant(randn(&[2, 1, 28, 28], DType::F32, 2)))
-        .unwrap();
-    assert!(y
-        .value()
-        .to_vec::<f32>()
-        .unwrap()
-        .iter()
-        .all(|v| v.is_finite()));
+    let x = randn(&[2, 1, 28, 28], DType::F32, 2);
+    let y = model.call(&Var::constant(x.clone())).unwrap().value();
+    assert_eq!(y.shape(), [2, 10]);
+    let want = reference_forward(&ours, &x.to_vec_f64().unwrap(), 2);
+    let got = y.to_vec_f64().unwrap();
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    assert!(
+        want.iter().any(|v| v.abs() > 0.1),
+        "a degenerate reference: {want:?}"
+    );
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        // f32 arithmetic over at most 576-term sums: far below 1e-4 of the scale.
+        assert!(
+            (g - w).abs() <= 1e-4 * scale,
+            "logit {i}: got {g}, want {w}"
+        );
+    }
 
     // Saving it again writes exactly the bytes PyTorch wrote.
     let again = dir.path().join("ours.safetensors");
     save_safetensors(&again, &ours).unwrap();
     assert_eq!(std::fs::read(&again).unwrap(), pytorch_checkpoint());
+}
+
+/// The lesson's CNN (`get_cnn_model` with the test norm) evaluated in f64 from the tensors
+/// of `sd` by the shared oracles, on `n` samples of `x: [n, 1, 28, 28]`: per layer `i`,
+/// `conv(stride 2, padding k/2, no bias)`, ReLU, then
+/// `(h - running_mean) / sqrt(running_var + 1e-5) * weight + bias` per channel; then the
+/// mean over the (1x1) map and `y = h W^T + b`.
+fn reference_forward(sd: &layers::StateDict, x: &[f64], n: usize) -> Vec<f64> {
+    let get = |name: String| sd.get(&name).unwrap().to_vec_f64().unwrap();
+    let chans = [(1, 8, 5), (8, 16, 3), (16, 32, 3), (32, 64, 3), (64, 64, 3)];
+    let (mut h, mut shape) = (x.to_vec(), [n, 1, 28, 28]);
+    for (i, (ni, nf, k)) in chans.into_iter().enumerate() {
+        let conv = ConvShape::new(shape, [nf, ni, k, k], 2, k / 2).unwrap();
+        h = conv2d(&conv, &h, &get(format!("{i}.0.weight")), None).unwrap();
+        h.iter_mut().for_each(|v| *v = v.max(0.0));
+        shape = conv.y_shape();
+        let stats = Moments {
+            mean: get(format!("{i}.2.running_mean")),
+            var: get(format!("{i}.2.running_var")),
+        };
+        let norm = NormShape::new(&shape, Grouping::PerChannel).unwrap();
+        let (w, b) = (get(format!("{i}.2.weight")), get(format!("{i}.2.bias")));
+        h = normalize_with(&norm, &h, &stats, &w, &b, 1e-5).unwrap();
+    }
+    // [n, 64, 1, 1]: the average pool over one pixel and the flatten leave h as [n, 64].
+    assert_eq!(shape, [n, 64, 1, 1]);
+    let lin = MatmulShape::new(1, n, 64, 10).transposed(false, true);
+    let mut y = matmul(&lin, &h, &get("7.weight".into())).unwrap();
+    let bias = get("7.bias".into());
+    for (j, v) in y.iter_mut().enumerate() {
+        *v += bias[j % 10];
+    }
+    y
 }
 
 /// A minimal safetensors reader, independent of the `safetensors` crate: header length,

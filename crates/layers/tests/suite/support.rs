@@ -13,9 +13,8 @@ pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
-pub fn randn(shape: &[usize], dtype: DType, seed: u64) -> Tensor {
-    Tensor::randn(shape, 0.0, 1.0, dtype, Device::Cpu, &mut rng(seed)).unwrap()
-}
+/// Seeded standard-normal CPU values (the shared generator of `test-oracles`).
+pub use test_oracles::tensors::randn;
 
 pub fn f64_tensor(data: Vec<f64>, shape: &[usize]) -> Tensor {
     Tensor::from_vec(data, shape, Device::Cpu).unwrap()

@@ -64,17 +64,9 @@ pub fn assert_close(what: &str, a: &[f64], b: &[f64], tol: f64) {
     }
 }
 
-/// Deterministic values in `[-1, 1)` for test inputs (a fixed LCG).
+/// Deterministic values in `[-1, 1)` for test inputs (the shared seeded generator).
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
+    test_oracles::seeded::uniform(len, seed)
 }
 
 /// `sum(y * w)`, backpropagated.

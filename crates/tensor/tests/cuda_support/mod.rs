@@ -28,9 +28,10 @@ pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
-/// Normal samples on the CPU.
+/// Standard normal samples on the CPU (the shared seeded generator of `test-oracles`).
 pub fn randn(shape: &[usize], dtype: DType, seed: u64) -> Tensor {
-    Tensor::randn(shape, 0.0, 1.0, dtype, Device::Cpu, &mut rng(seed)).expect("randn")
+    let len = shape.iter().product();
+    cpu(test_oracles::seeded::normal(len, seed), shape, dtype)
 }
 
 /// Host data as a CPU tensor of `dtype`.

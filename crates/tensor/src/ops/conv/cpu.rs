@@ -1812,57 +1812,8 @@ mod tests {
         })
     }
 
-    /// Deterministic pseudo-random values in [-1, 1) (64-bit LCG).
-    fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
-
-    /// The input pixel `(ih, iw)` read by output `(oh, ow)` through tap `(kh, kw)`, if any.
-    fn source(
-        g: &Conv2dGeometry,
-        oh: usize,
-        ow: usize,
-        kh: usize,
-        kw: usize,
-    ) -> Option<(usize, usize)> {
-        let ih = (oh * g.stride + kh) as isize - g.padding as isize;
-        let iw = (ow * g.stride + kw) as isize - g.padding as isize;
-        let inside = ih >= 0 && iw >= 0 && (ih as usize) < g.h_in && (iw as usize) < g.w_in;
-        inside.then_some((ih as usize, iw as usize))
-    }
-
-    /// Calls `f(b, co, ci, oh, ow, kh, kw, x_index, w_index, y_index)` for every product term
-    /// of the direct definition of the convolution.
-    fn for_each_term(g: &Conv2dGeometry, mut f: impl FnMut(usize, usize, usize)) {
-        for b in 0..g.batch {
-            for co in 0..g.c_out {
-                for oh in 0..g.h_out {
-                    for ow in 0..g.w_out {
-                        let yi = ((b * g.c_out + co) * g.h_out + oh) * g.w_out + ow;
-                        for ci in 0..g.c_in {
-                            for kh in 0..g.k_h {
-                                for kw in 0..g.k_w {
-                                    if let Some((ih, iw)) = source(g, oh, ow, kh, kw) {
-                                        let xi = ((b * g.c_in + ci) * g.h_in + ih) * g.w_in + iw;
-                                        let wi = ((co * g.c_in + ci) * g.k_h + kh) * g.k_w + kw;
-                                        f(xi, wi, yi);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    use test_oracles::conv::{conv2d as naive_conv, conv2d_backward as naive_backward, ConvShape};
+    use test_oracles::seeded::uniform as values;
 
     /// Naive results in f64: (value, sum of |terms|) for y, gx, gw, gb.
     struct Reference {
@@ -1872,34 +1823,29 @@ mod tests {
         gb: Vec<(f64, f64)>,
     }
 
+    /// The oracle's values, and the same sums over absolute values (the sum of the
+    /// magnitudes of the terms, for the rounding-error bound).
     fn reference(g: &Conv2dGeometry, x: &[f64], w: &[f64], bias: &[f64], gy: &[f64]) -> Reference {
-        let mut y = vec![(0.0, 0.0); g.output_len()];
-        for b in 0..g.batch {
-            for co in 0..g.c_out {
-                for s in 0..g.h_out * g.w_out {
-                    y[(b * g.c_out + co) * g.h_out * g.w_out + s] = (bias[co], bias[co].abs());
-                }
-            }
+        let s = ConvShape::new(
+            [g.batch, g.c_in, g.h_in, g.w_in],
+            [g.c_out, g.c_in, g.k_h, g.k_w],
+            g.stride,
+            g.padding,
+        )
+        .unwrap();
+        assert_eq!((s.h_out(), s.w_out()), (g.h_out, g.w_out));
+        let abs = |v: &[f64]| v.iter().map(|a| a.abs()).collect::<Vec<_>>();
+        let y = naive_conv(&s, x, w, Some(bias)).unwrap();
+        let my = naive_conv(&s, &abs(x), &abs(w), Some(&abs(bias))).unwrap();
+        let d = naive_backward(&s, x, w, gy).unwrap();
+        let m = naive_backward(&s, &abs(x), &abs(w), &abs(gy)).unwrap();
+        let zip = |a: Vec<f64>, b: Vec<f64>| a.into_iter().zip(b).collect::<Vec<_>>();
+        Reference {
+            y: zip(y, my),
+            gx: zip(d.dx, m.dx),
+            gw: zip(d.dw, m.dw),
+            gb: zip(d.db, m.db),
         }
-        let mut gx = vec![(0.0, 0.0); g.input_len()];
-        let mut gw = vec![(0.0, 0.0); g.weight_len()];
-        for_each_term(g, |xi, wi, yi| {
-            let add = |acc: &mut (f64, f64), v: f64| {
-                acc.0 += v;
-                acc.1 += v.abs();
-            };
-            add(&mut y[yi], w[wi] * x[xi]);
-            add(&mut gx[xi], w[wi] * gy[yi]);
-            add(&mut gw[wi], gy[yi] * x[xi]);
-        });
-        let mut gb = vec![(0.0, 0.0); g.c_out];
-        let spatial = g.h_out * g.w_out;
-        for (i, v) in gy.iter().enumerate() {
-            let co = (i / spatial) % g.c_out;
-            gb[co].0 += v;
-            gb[co].1 += v.abs();
-        }
-        Reference { y, gx, gw, gb }
     }
 
     fn assert_close<T: CpuFloat>(

@@ -146,55 +146,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Deterministic pseudo-random values in [-1, 1) (64-bit LCG).
-    fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
-
-    /// Naive triple loop with explicit index arithmetic, in f64.
-    #[allow(clippy::too_many_arguments)]
-    fn naive(
-        batch: usize,
-        m: usize,
-        k: usize,
-        n: usize,
-        a: &[f64],
-        ta: bool,
-        b: &[f64],
-        tb: bool,
-    ) -> Vec<f64> {
-        let mut c = vec![0.0; batch * m * n];
-        for t in 0..batch {
-            for i in 0..m {
-                for j in 0..n {
-                    let mut s = 0.0;
-                    for p in 0..k {
-                        let av = if ta {
-                            a[t * m * k + p * m + i]
-                        } else {
-                            a[t * m * k + i * k + p]
-                        };
-                        let bv = if tb {
-                            b[t * k * n + j * k + p]
-                        } else {
-                            b[t * k * n + p * n + j]
-                        };
-                        s += av * bv;
-                    }
-                    c[t * m * n + i * n + j] = s;
-                }
-            }
-        }
-        c
-    }
+    use test_oracles::matmul::{matmul as naive, MatmulShape};
+    use test_oracles::seeded::uniform as values;
 
     fn check<T: CpuFloat>(
         batch: usize,
@@ -212,7 +165,8 @@ mod tests {
         // Reference on the exactly-representable inputs.
         let a_ref: Vec<f64> = a.iter().map(|v| v.as_f64()).collect();
         let b_ref: Vec<f64> = b.iter().map(|v| v.as_f64()).collect();
-        let want = naive(batch, m, k, n, &a_ref, ta, &b_ref, tb);
+        let shape = MatmulShape::new(batch, m, k, n).transposed(ta, tb);
+        let want = naive(&shape, &a_ref, &b_ref).unwrap();
         let mut c = vec![T::of_f64(f64::NAN); batch * m * n];
         batched_matmul(batch, m, k, n, &a, ta, &b, tb, &mut c);
         for (idx, (got, want)) in c.iter().zip(&want).enumerate() {

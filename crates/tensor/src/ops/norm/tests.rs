@@ -2,6 +2,7 @@
 //! the kernels (explicit `(n, c, s)` loops), backward passes against finite differences.
 
 use proptest::prelude::*;
+use test_oracles::norm as oracle;
 
 use super::{NormLayout, StatGrad, Variance};
 use crate::{DType, Device, Tensor, TensorError};
@@ -55,42 +56,29 @@ impl Case {
             0
         }
     }
-    /// Naive `(mean, var)` per group.
-    fn moments(&self, x: &[f64], variance: Variance) -> Vec<(f64, f64)> {
-        let k = self.groups();
-        let mut sum = vec![0.0; k];
-        let mut cnt = vec![0usize; k];
-        for (n, c, s) in self.elements() {
-            sum[self.group_of(n, c)] += x[self.index(n, c, s)];
-            cnt[self.group_of(n, c)] += 1;
-        }
-        let mean: Vec<f64> = sum.iter().zip(&cnt).map(|(s, &m)| s / m as f64).collect();
-        let mut sq = vec![0.0; k];
-        for (n, c, s) in self.elements() {
-            let g = self.group_of(n, c);
-            sq[g] += (x[self.index(n, c, s)] - mean[g]).powi(2);
-        }
-        (0..k)
-            .map(|g| {
-                let d = match variance {
-                    Variance::Biased => cnt[g] as f64,
-                    Variance::Unbiased => cnt[g] as f64 - 1.0,
-                };
-                (mean[g], sq[g] / d)
-            })
-            .collect()
+    /// The shared oracle's view of this case.
+    fn oracle_shape(&self) -> oracle::NormShape {
+        let grouping = match self.layout {
+            NormLayout::PerChannel => oracle::Grouping::PerChannel,
+            NormLayout::PerGroup { groups } => oracle::Grouping::PerGroup { groups },
+        };
+        oracle::NormShape::new(&self.shape, grouping).unwrap()
     }
-    /// Naive normalisation by the batch's own statistics.
+    /// Naive `(mean, var)` per group (the `test-oracles` reference).
+    fn moments(&self, x: &[f64], variance: Variance) -> Vec<(f64, f64)> {
+        let m = oracle::moments(&self.oracle_shape(), x, oracle_variance(variance)).unwrap();
+        m.mean.into_iter().zip(m.var).collect()
+    }
+    /// Naive normalisation by the batch's own statistics (the `test-oracles` reference).
     fn forward(&self, x: &[f64], variance: Variance, eps: f64) -> Vec<f64> {
-        let mv = self.moments(x, variance);
-        let mut y = vec![0.0; x.len()];
-        for (n, c, s) in self.elements() {
-            let (m, v) = mv[self.group_of(n, c)];
-            let i = self.index(n, c, s);
-            let a = self.affine(c);
-            y[i] = (x[i] - m) / (v + eps).sqrt() * self.gamma[a] + self.beta[a];
-        }
-        y
+        let v = oracle_variance(variance);
+        oracle::normalize(&self.oracle_shape(), x, &self.gamma, &self.beta, v, eps).unwrap()
+    }
+    /// The reference gradients of `sum dy * forward(x)`, through the batch statistics.
+    fn backward(&self, dy: &[f64], variance: Variance, eps: f64) -> oracle::NormGrads {
+        let (s, v) = (self.oracle_shape(), oracle_variance(variance));
+        let through = oracle::StatsGradient::Through;
+        oracle::normalize_backward(&s, &self.x, &self.gamma, dy, v, eps, through).unwrap()
     }
     fn tensor(&self, v: &[f64], shape: &[usize]) -> Tensor {
         Tensor::from_slice(v, shape, Device::Cpu).unwrap()
@@ -100,6 +88,13 @@ impl Case {
     }
     fn affine_shape(&self) -> Vec<usize> {
         vec![self.gamma.len()]
+    }
+}
+
+fn oracle_variance(v: Variance) -> oracle::Variance {
+    match v {
+        Variance::Biased => oracle::Variance::Biased,
+        Variance::Unbiased => oracle::Variance::Unbiased,
     }
 }
 
@@ -235,7 +230,8 @@ proptest! {
             let gm = case.tensor(&case.gamma, &a).to_dtype(dt).unwrap();
             let bt = case.tensor(&case.beta, &a).to_dtype(dt).unwrap();
             let f = x.norm_forward(case.layout, &gm, &bt, variance, 0.1).unwrap();
-            let dy = x.ones_like().unwrap();
+            // A non-constant upstream gradient: with dy = 1 every batch gradient is 0.
+            let dy = case.tensor(&weights(case.x.len()), &case.shape).to_dtype(dt).unwrap();
             let g = x
                 .norm_backward(
                     &dy,
@@ -246,12 +242,20 @@ proptest! {
                     StatGrad::Batch(variance),
                 )
                 .unwrap();
-            (f.y.to_vec_f64().unwrap(), g.dscale.to_vec_f64().unwrap())
+            let v = |t: &Tensor| t.to_vec_f64().unwrap();
+            (v(&f.y), v(&g.dx), v(&g.dscale), v(&g.dshift))
         };
-        let (y32, ds32) = run(DType::F32);
-        let (y64, ds64) = run(DType::F64);
+        let (y32, dx32, ds32, dh32) = run(DType::F32);
+        let (y64, dx64, ds64, dh64) = run(DType::F64);
         close(&y32, &y64, 1e-4)?;
+        close(&dx32, &dx64, 1e-3)?;
         close(&ds32, &ds64, 1e-3)?;
+        close(&dh32, &dh64, 1e-4)?;
+        // And the f64 kernels against the reference.
+        let want = case.backward(&weights(case.x.len()), variance, 0.1);
+        close(&dx64, &want.dx, 1e-9)?;
+        close(&ds64, &want.dgamma, 1e-9)?;
+        close(&dh64, &want.dbeta, 1e-12)?;
     }
 
     #[test]
@@ -411,17 +415,15 @@ fn large_inputs_take_the_parallel_path_and_agree() {
         let want = case.forward(&case.x, Variance::Biased, 1e-5);
         let got = out.y.to_vec_f64().unwrap();
         assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-9));
-        // With dy = 1/gamma_c, g = dy gamma = 1 everywhere: its projection on (1, xhat) is
-        // removed by the batch gradient, which is therefore zero...
-        let per_row = 32 * 33;
-        let inv_gamma: Vec<f64> = (0..numel)
-            .map(|i| 1.0 / case.gamma[(i / per_row) % 8])
+        // A non-constant upstream gradient (with dy = 1 / gamma_c the batch gradient dx is
+        // zero, so a backward returning zeros would pass) against the f64 reference.
+        let dyv: Vec<f64> = (0..numel)
+            .map(|i| ((i * 29 % 97) as f64).cos() - 0.25)
             .collect();
-        let dy = case.tensor(&inv_gamma, &shape);
         let g = case
             .x_t()
             .norm_backward(
-                &dy,
+                &case.tensor(&dyv, &shape),
                 layout,
                 &out.stats.mean,
                 &out.stats.invstd,
@@ -429,12 +431,21 @@ fn large_inputs_take_the_parallel_path_and_agree() {
                 StatGrad::Batch(Variance::Biased),
             )
             .unwrap();
-        assert!(g.dx.to_vec_f64().unwrap().iter().all(|v| v.abs() < 1e-9));
-        // ...and d/dbeta sums dy over each channel's 4 * 32 * 33 elements.
-        let dshift = g.dshift.to_vec_f64().unwrap();
-        for (c, v) in dshift.iter().enumerate() {
-            assert!((v - (4 * per_row) as f64 / case.gamma[c]).abs() < 1e-9);
-        }
+        let want = case.backward(&dyv, Variance::Biased, 1e-5);
+        let near = |got: &Tensor, want: &[f64], tol: f64| {
+            let got = got.to_vec_f64().unwrap();
+            assert_eq!(got.len(), want.len());
+            for (i, (a, b)) in got.iter().zip(want).enumerate() {
+                assert!(
+                    (a - b).abs() <= tol * (1.0 + b.abs()),
+                    "{layout:?} [{i}]: {a} vs {b}"
+                );
+            }
+        };
+        assert!(want.dx.iter().any(|v| v.abs() > 0.1));
+        near(&g.dx, &want.dx, 1e-9);
+        near(&g.dscale, &want.dgamma, 1e-9);
+        near(&g.dshift, &want.dbeta, 1e-9);
     }
 }
 
