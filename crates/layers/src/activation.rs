@@ -5,22 +5,18 @@
 //! missing `maxv` clamps nothing. The derivative is `f'(x) = 1` or `leak`, times
 //! `[f(x) - sub <= maxv]`.
 
-use std::any::Any;
-
 use autograd::Var;
 use tensor::{Result, TensorError};
 
-use crate::hooks::HookList;
-use crate::module::{Module, TrainFlag};
+use crate::{Forward, Module, ModuleCore};
 
 /// Leaky ReLU (or ReLU), then a shift down by `sub`, then a clamp at `maxv`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Module)]
 pub struct GeneralRelu {
     leak: Option<f64>,
     sub: Option<f64>,
     maxv: Option<f64>,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl GeneralRelu {
@@ -63,11 +59,7 @@ impl GeneralRelu {
     }
 }
 
-impl Module for GeneralRelu {
-    fn type_name(&self) -> &'static str {
-        "GeneralRelu"
-    }
-
+impl Forward for GeneralRelu {
     fn forward(&self, x: &Var) -> Result<Var> {
         let mut y = match self.leak {
             Some(slope) => x.leaky_relu(slope)?,
@@ -82,14 +74,6 @@ impl Module for GeneralRelu {
         Ok(y)
     }
 
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-
-    fn hooks(&self) -> &HookList {
-        &self.hooks
-    }
-
     fn describe(&self) -> String {
         let show = |v: Option<f64>| v.map_or("None".to_string(), |v| v.to_string());
         format!(
@@ -98,9 +82,5 @@ impl Module for GeneralRelu {
             show(self.sub),
             show(self.maxv)
         )
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

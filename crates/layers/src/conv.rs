@@ -7,26 +7,24 @@
 //! (reads outside the input are zero), with output size `floor((H + 2p - k) / s) + 1` per
 //! spatial axis. Gradients come from `autograd`'s `conv2d`.
 
-use std::any::Any;
-
 use autograd::Var;
 use rand::Rng;
 use tensor::{DType, Device, Result, Tensor, TensorError};
 
-use crate::hooks::HookList;
 use crate::init::pytorch_default_;
-use crate::module::{Module, Named, TrainFlag};
+use crate::{Forward, Module, ModuleCore};
 
 /// A 2-D convolution with square kernel, stride and padding (no groups, no dilation).
 /// Parameters: `weight` `[nf, ni, k, k]` and, when enabled, `bias` `[nf]`.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct Conv2d {
+    #[param]
     weight: Var,
+    #[param]
     bias: Option<Var>,
     stride: usize,
     padding: usize,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl Conv2d {
@@ -101,8 +99,7 @@ impl Conv2d {
             bias,
             stride,
             padding,
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -143,11 +140,7 @@ impl Conv2d {
     }
 }
 
-impl Module for Conv2d {
-    fn type_name(&self) -> &'static str {
-        "Conv2d"
-    }
-
+impl Forward for Conv2d {
     /// `x: [N, ni, H, W] -> [N, nf, H', W']`; a typed error for any other input rank or
     /// channel count.
     fn forward(&self, x: &Var) -> Result<Var> {
@@ -160,22 +153,6 @@ impl Module for Conv2d {
             });
         }
         x.conv2d(&self.weight, self.bias.as_ref(), self.stride, self.padding)
-    }
-
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        let mut out = vec![("weight", &self.weight)];
-        if let Some(b) = &self.bias {
-            out.push(("bias", b));
-        }
-        out
-    }
-
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-
-    fn hooks(&self) -> &HookList {
-        &self.hooks
     }
 
     fn describe(&self) -> String {
@@ -193,9 +170,5 @@ impl Module for Conv2d {
             self.padding,
             self.bias.is_some()
         )
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

@@ -2,19 +2,15 @@
 //! (the lesson's `Lambda(flatten)` after the pool turns `[N, C, 1, 1]` into `[N, C]`). A pure
 //! reshape: the gradient is reshaped back.
 
-use std::any::Any;
-
 use autograd::Var;
 use tensor::{Result, TensorError};
 
-use crate::hooks::HookList;
-use crate::module::{Module, TrainFlag};
+use crate::{Forward, Module, ModuleCore};
 
 /// Flattens all axes from 1 on (PyTorch's `nn.Flatten()`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Module)]
 pub struct Flatten {
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl Flatten {
@@ -24,11 +20,7 @@ impl Flatten {
     }
 }
 
-impl Module for Flatten {
-    fn type_name(&self) -> &'static str {
-        "Flatten"
-    }
-
+impl Forward for Flatten {
     /// `x: [N, ...]` (rank at least 1) -> `[N, prod(...)]`.
     fn forward(&self, x: &Var) -> Result<Var> {
         if x.shape().is_empty() {
@@ -38,17 +30,5 @@ impl Module for Flatten {
             });
         }
         x.flatten_from(1)
-    }
-
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-
-    fn hooks(&self) -> &HookList {
-        &self.hooks
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

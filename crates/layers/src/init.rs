@@ -135,7 +135,7 @@ pub fn init_cnn_with<R: Rng + ?Sized>(
 ) -> Result<usize> {
     let mut count = 0;
     for (_, m) in model.named_modules() {
-        let Some(conv) = m.as_any().and_then(|a| a.downcast_ref::<Conv2d>()) else {
+        let Some(conv) = m.as_any().downcast_ref::<Conv2d>() else {
             continue;
         };
         match kind {

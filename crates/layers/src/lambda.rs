@@ -5,18 +5,17 @@
 use autograd::Var;
 use tensor::{Result, TensorError};
 
-use crate::hooks::HookList;
-use crate::module::{Module, TrainFlag};
+use crate::{Forward, Module, ModuleCore};
 
 /// The function a [`Lambda`] applies.
 pub type LambdaFn = dyn Fn(&Var) -> Result<Var>;
 
 /// A module that applies a function and owns no tensors.
+#[derive(Module)]
 pub struct Lambda {
     name: String,
     f: Box<LambdaFn>,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl std::fmt::Debug for Lambda {
@@ -31,8 +30,7 @@ impl Lambda {
         Lambda {
             name: name.into(),
             f: Box::new(f),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         }
     }
 
@@ -58,21 +56,9 @@ impl Lambda {
     }
 }
 
-impl Module for Lambda {
-    fn type_name(&self) -> &'static str {
-        "Lambda"
-    }
-
+impl Forward for Lambda {
     fn forward(&self, x: &Var) -> Result<Var> {
         (self.f)(x)
-    }
-
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-
-    fn hooks(&self) -> &HookList {
-        &self.hooks
     }
 
     fn describe(&self) -> String {

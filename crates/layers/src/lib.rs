@@ -9,7 +9,8 @@
 //!
 //! | file | concept |
 //! |---|---|
-//! | `module.rs` | the `Module` trait, tree walks, device and dtype moves |
+//! | `module.rs` | the `Module` trait, `AsAny`, tree walks, device and dtype moves |
+//! | `forward.rs`, `module_core.rs`, `fields.rs` | what `#[derive(Module)]` builds on: `Forward`, `ModuleCore`, the accepted field types |
 //! | `hooks.rs` | removable forward hooks |
 //! | `conv.rs`, `linear.rs`, `activation.rs`, `pool.rs`, `flatten.rs` | layers |
 //! | `sequential.rs`, `lambda.rs` | containers and function modules |
@@ -19,17 +20,23 @@
 //! | `checkpoint.rs` | safetensors files (written atomically by the `atomic-file` crate) |
 //! | `error.rs` | `LayersError` |
 
+// The derive's generated code names `::layers::...`, here as in every other crate.
+extern crate self as layers;
+
 mod activation;
 mod checkpoint;
 mod conv;
 mod error;
+mod fields;
 mod flatten;
+mod forward;
 pub mod hooks;
 pub mod init;
 mod lambda;
 mod linear;
 mod model;
 pub mod module;
+mod module_core;
 mod pool;
 mod sequential;
 mod state;
@@ -40,13 +47,26 @@ pub use checkpoint::{
 };
 pub use conv::Conv2d;
 pub use error::LayersError;
+pub use fields::{ChildField, TensorField};
 pub use flatten::Flatten;
+pub use forward::Forward;
 pub use hooks::{HookEvent, HookHandle, HookList};
 pub use init::{init_cnn, init_cnn_with, Kaiming};
 pub use lambda::{Lambda, LambdaFn};
+/// `#[derive(Module)]`: see the [`layers_derive`] crate for the attributes.
+pub use layers_derive::Module;
 pub use linear::Linear;
 pub use model::{cnn_model, conv_layer, get_cnn_model, NormFactory, NormFn};
-pub use module::{Module, ModuleExt, Named, TrainFlag};
+pub use module::{AsAny, Module, ModuleExt, Named, TrainFlag};
+pub use module_core::ModuleCore;
 pub use pool::{adaptive_bin, AdaptiveAvgPool2d};
 pub use sequential::Sequential;
 pub use state::{load_state_dict, state_dict, Encoding, LoadReport, StateDict, StateEntry};
+
+/// What `#[derive(Module)]`'s generated code names; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::fields::{ChildField, TensorField};
+    pub use autograd::Var;
+    pub use tensor::Result;
+}

@@ -10,23 +10,21 @@
 //!
 //! The transposes are flags of `Tensor::matmul_t`, never copies.
 
-use std::any::Any;
-
 use autograd::Var;
 use rand::Rng;
 use tensor::{DType, Device, Result, Tensor, TensorError};
 
-use crate::hooks::HookList;
 use crate::init::pytorch_default_;
-use crate::module::{Module, Named, TrainFlag};
+use crate::{Forward, Module, ModuleCore};
 
 /// A fully connected layer: weight `[out, in]`, optional bias `[out]`.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct Linear {
+    #[param]
     weight: Var,
+    #[param]
     bias: Option<Var>,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl Linear {
@@ -78,8 +76,7 @@ impl Linear {
         Ok(Linear {
             weight,
             bias,
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -155,30 +152,10 @@ fn linear(x: &Var, w: &Var, b: Option<&Var>) -> Result<Var> {
     }))
 }
 
-impl Module for Linear {
-    fn type_name(&self) -> &'static str {
-        "Linear"
-    }
-
+impl Forward for Linear {
     /// `x: [..., in] -> [..., out]`.
     fn forward(&self, x: &Var) -> Result<Var> {
         linear(x, &self.weight, self.bias.as_ref())
-    }
-
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        let mut out = vec![("weight", &self.weight)];
-        if let Some(b) = &self.bias {
-            out.push(("bias", b));
-        }
-        out
-    }
-
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-
-    fn hooks(&self) -> &HookList {
-        &self.hooks
     }
 
     fn describe(&self) -> String {
@@ -188,9 +165,5 @@ impl Module for Linear {
             self.out_features(),
             self.bias.is_some()
         )
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

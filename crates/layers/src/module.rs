@@ -4,6 +4,9 @@
 //!
 //! Plain struct fields that are neither parameters nor buffers are neither saved nor
 //! optimised: this is the seed's `register_buffer` lesson expressed in types.
+//!
+//! Modules are written with `#[derive(Module)]` (see [`crate::Forward`]); the trait is
+//! object safe and every module can be downcast through [`AsAny`].
 
 use std::any::Any;
 use std::cell::Cell;
@@ -39,12 +42,34 @@ impl TrainFlag {
 /// buffer (a constant leaf updated in place, e.g. running statistics).
 pub type Named<'a> = (&'a str, &'a Var);
 
+/// Downcasting to the concrete type: `m.as_any().downcast_ref::<Conv2d>()` on any
+/// `&dyn Module`. Every module has it (a blanket impl), so tree walks such as `init_cnn`
+/// find every layer of the type they look for.
+///
+/// Call it on a `&dyn Module` (or a concrete module); a `Box<dyn Module>` is not a module,
+/// so `boxed.as_any()` reaches the module inside it, never the box.
+pub trait AsAny {
+    /// `self` as `&dyn Any`.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Module + 'static> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// A layer or a container of layers.
 ///
-/// Implementors provide `forward` (using `self.is_training()` where behaviour differs) and
-/// list their own parameters, buffers and children; everything else (recursion, dotted
-/// names, mode switches, device moves, hooks) is provided.
-pub trait Module {
+/// Write one with `#[derive(Module)]` and an `impl Forward` (see [`crate::Forward`]): the
+/// derive lists the parameters, buffers and children from field attributes and takes the
+/// train flag and hooks from a [`crate::ModuleCore`] field; everything else (recursion,
+/// dotted names, mode switches, device moves, hooks) is provided here.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a module",
+    note = "add `#[derive(Module)]` to `{Self}` (with a `ModuleCore` field) and implement `layers::Forward` for it"
+)]
+pub trait Module: AsAny {
     /// A short type name for messages (`"Conv2d"`, `"BatchNorm"`).
     fn type_name(&self) -> &'static str;
 
@@ -77,19 +102,13 @@ pub trait Module {
         self.type_name().to_string()
     }
 
-    /// The concrete module for downcasting (`m.as_any()?.downcast_ref::<Conv2d>()`), used by
-    /// tree walks that treat some layer types specially, such as `init_cnn`. Modules that
-    /// want to be found this way return `Some(self)`; the default is `None`.
-    fn as_any(&self) -> Option<&dyn Any> {
-        None
-    }
-
     /// Whether the buffer `name` (a local name, as listed by [`Module::local_buffers`]) holds
     /// an integer that checkpoints store as `int64`. Values stay floats in memory; only the
     /// file encoding changes, so that PyTorch reads the tensor with its own dtype.
     ///
-    /// The default follows PyTorch's convention: `num_batches_tracked` (the one integer
-    /// buffer of `torch.nn`'s standard layers) is an integer, everything else a float.
+    /// `#[derive(Module)]` answers from the buffers marked `#[buffer(int64)]`. The default,
+    /// for hand-written modules, follows PyTorch's convention: `num_batches_tracked` (the one
+    /// integer buffer of `torch.nn`'s standard layers) is an integer, everything else a float.
     fn int64_buffer(&self, name: &str) -> bool {
         name == "num_batches_tracked"
     }

@@ -9,21 +9,17 @@
 //! `P: [H W, oh ow]`, `P[(h, w), (i, j)] = [h in rows_i][w in cols_j] / (|rows_i| |cols_j|)`;
 //! its gradient is `G P^T`.
 
-use std::any::Any;
-
 use autograd::Var;
 use tensor::{Result, Tensor, TensorError};
 
-use crate::hooks::HookList;
-use crate::module::{Module, TrainFlag};
+use crate::{Forward, Module, ModuleCore};
 
 /// Adaptive average pooling of NCHW input to `[N, C, oh, ow]`.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct AdaptiveAvgPool2d {
     out_h: usize,
     out_w: usize,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl AdaptiveAvgPool2d {
@@ -43,8 +39,7 @@ impl AdaptiveAvgPool2d {
         Ok(AdaptiveAvgPool2d {
             out_h,
             out_w,
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -79,11 +74,7 @@ fn pooling_matrix(h: usize, w: usize, oh: usize, ow: usize) -> Vec<f64> {
     p
 }
 
-impl Module for AdaptiveAvgPool2d {
-    fn type_name(&self) -> &'static str {
-        "AdaptiveAvgPool2d"
-    }
-
+impl Forward for AdaptiveAvgPool2d {
     /// `x: [N, C, H, W] -> [N, C, oh, ow]` (`H, W >= 1`).
     fn forward(&self, x: &Var) -> Result<Var> {
         let shape = x.shape();
@@ -115,19 +106,7 @@ impl Module for AdaptiveAvgPool2d {
             .reshape(&[n, c, oh, ow])
     }
 
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-
-    fn hooks(&self) -> &HookList {
-        &self.hooks
-    }
-
     fn describe(&self) -> String {
         format!("AdaptiveAvgPool2d(({}, {}))", self.out_h, self.out_w)
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

@@ -2,20 +2,17 @@
 //! [`Module::call`] so its hooks fire. Children are named `"0"`, `"1"`, ... so parameter
 //! names follow PyTorch's `nn.Sequential` (`0.2.running_mean`).
 
-use std::any::Any;
-
 use autograd::Var;
 use tensor::Result;
 
-use crate::hooks::HookList;
-use crate::module::{Module, TrainFlag};
+use crate::{Forward, Module, ModuleCore};
 
 /// Modules applied in order. An empty `Sequential` is the identity.
-#[derive(Default)]
+#[derive(Default, Module)]
 pub struct Sequential {
+    #[module(flatten)]
     layers: Vec<Box<dyn Module>>,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl std::fmt::Debug for Sequential {
@@ -77,11 +74,7 @@ impl Sequential {
     }
 }
 
-impl Module for Sequential {
-    fn type_name(&self) -> &'static str {
-        "Sequential"
-    }
-
+impl Forward for Sequential {
     fn forward(&self, x: &Var) -> Result<Var> {
         let mut y = x.clone();
         for layer in &self.layers {
@@ -90,27 +83,7 @@ impl Module for Sequential {
         Ok(y)
     }
 
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (i.to_string(), l.as_ref()))
-            .collect()
-    }
-
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-
-    fn hooks(&self) -> &HookList {
-        &self.hooks
-    }
-
     fn describe(&self) -> String {
         format!("Sequential({} layers)", self.layers.len())
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

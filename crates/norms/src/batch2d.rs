@@ -11,10 +11,8 @@
 //! `g = dy weight`: `dx = r (g - mean_c(g) - xhat mean_c(g xhat))`,
 //! `dweight_c = sum dy xhat`, `dbias_c = sum dy`. In eval `dx = dy weight r`.
 
-use std::any::Any;
-
 use autograd::Var;
-use layers::{HookList, Module, Named, TrainFlag};
+use layers::{Forward, Module, ModuleCore};
 use tensor::{NormLayout, Result, Variance};
 
 use crate::config::{check_channels, check_input, filled};
@@ -24,17 +22,21 @@ use crate::{NormConfig, NormError};
 /// PyTorch's BatchNorm2d. Parameters `weight` (1) and `bias` (0), buffers `running_mean`
 /// (0) and `running_var` (1), all `[C]`, and `num_batches_tracked` (scalar `[]`, counting
 /// training forward passes); `f32` on the CPU until moved.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct BatchNorm2d {
     channels: usize,
     config: NormConfig,
+    #[param]
     weight: Var,
+    #[param]
     bias: Var,
+    #[buffer]
     running_mean: Var,
+    #[buffer]
     running_var: Var,
+    #[buffer(int64)]
     num_batches_tracked: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl BatchNorm2d {
@@ -61,8 +63,7 @@ impl BatchNorm2d {
             running_mean: Var::constant(filled(&[channels], 0.0)?),
             running_var: Var::constant(filled(&[channels], 1.0)?),
             num_batches_tracked: Var::constant(filled(&[], 0.0)?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -128,36 +129,14 @@ impl BatchNorm2d {
     }
 }
 
-impl Module for BatchNorm2d {
-    fn type_name(&self) -> &'static str {
-        Self::NAME
-    }
+impl Forward for BatchNorm2d {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.weight, &self.bias)
-    }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("weight", &self.weight), ("bias", &self.bias)]
-    }
-    fn local_buffers(&self) -> Vec<Named<'_>> {
-        vec![
-            ("running_mean", &self.running_mean),
-            ("running_var", &self.running_var),
-            ("num_batches_tracked", &self.num_batches_tracked),
-        ]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &HookList {
-        &self.hooks
     }
     fn describe(&self) -> String {
         format!(
             "BatchNorm2d({}, eps={}, momentum={})",
             self.channels, self.config.eps, self.config.momentum
         )
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

@@ -10,10 +10,8 @@
 //! `dx = dy mults r` (no terms through `mu`, `v`), `dmults_c = sum dy (x - mu) r`,
 //! `dadds_c = sum dy`.
 
-use std::any::Any;
-
 use autograd::Var;
-use layers::{HookList, Module, Named, TrainFlag};
+use layers::{Forward, Module, ModuleCore};
 use tensor::{NormLayout, Result, Variance};
 
 use crate::config::{channel_shape, check_channels, check_input, filled};
@@ -22,16 +20,19 @@ use crate::{NormConfig, NormError};
 
 /// The lesson's BatchNorm. Parameters `mults` (1) and `adds` (0), buffers `vars` (1) and
 /// `means` (0), all `[1, C, 1, 1]`; `f32` on the CPU until moved.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct BatchNorm {
     channels: usize,
     config: NormConfig,
+    #[param]
     mults: Var,
+    #[param]
     adds: Var,
+    #[buffer]
     vars: Var,
+    #[buffer]
     means: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl BatchNorm {
@@ -58,8 +59,7 @@ impl BatchNorm {
             adds: Var::parameter(filled(&shape, 0.0)?),
             vars: Var::constant(filled(&shape, 1.0)?),
             means: Var::constant(filled(&shape, 0.0)?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -125,32 +125,14 @@ impl BatchNorm {
     }
 }
 
-impl Module for BatchNorm {
-    fn type_name(&self) -> &'static str {
-        Self::NAME
-    }
+impl Forward for BatchNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.mults, &self.adds)
-    }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("mults", &self.mults), ("adds", &self.adds)]
-    }
-    fn local_buffers(&self) -> Vec<Named<'_>> {
-        vec![("vars", &self.vars), ("means", &self.means)]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &HookList {
-        &self.hooks
     }
     fn describe(&self) -> String {
         format!(
             "BatchNorm({}, mom={}, eps={})",
             self.channels, self.config.momentum, self.config.eps
         )
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

@@ -10,10 +10,8 @@
 //! `dx = r (g - sum(g)/m - xhat sum(g xhat)/m)` per `(n, b)`, `dweight_c = sum dy xhat`,
 //! `dbias_c = sum dy`.
 
-use std::any::Any;
-
 use autograd::Var;
-use layers::{HookList, Module, Named, TrainFlag};
+use layers::{Forward, Module, ModuleCore};
 use tensor::{NormLayout, Result, Variance};
 
 use crate::config::{check_channels, check_eps, check_input, filled};
@@ -22,15 +20,16 @@ use crate::NormError;
 
 /// PyTorch's GroupNorm: parameters `weight` (1) and `bias` (0), `[C]`; `f32` on the CPU
 /// until moved.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct GroupNorm {
     groups: usize,
     channels: usize,
     eps: f64,
+    #[param]
     weight: Var,
+    #[param]
     bias: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl GroupNorm {
@@ -65,8 +64,7 @@ impl GroupNorm {
             eps,
             weight: Var::parameter(filled(&[channels], 1.0)?),
             bias: Var::parameter(filled(&[channels], 0.0)?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -102,29 +100,14 @@ impl GroupNorm {
     }
 }
 
-impl Module for GroupNorm {
-    fn type_name(&self) -> &'static str {
-        Self::NAME
-    }
+impl Forward for GroupNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.weight, &self.bias)
-    }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("weight", &self.weight), ("bias", &self.bias)]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &HookList {
-        &self.hooks
     }
     fn describe(&self) -> String {
         format!(
             "GroupNorm({}, {}, eps={})",
             self.groups, self.channels, self.eps
         )
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

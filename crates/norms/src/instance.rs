@@ -9,10 +9,8 @@
 //! `dx = r (g - sum(g)/m - xhat sum(g xhat)/(m - 1))` per `(n, c)`,
 //! `dmults_c = sum_{n,h,w} dy xhat`, `dadds_c = sum_{n,h,w} dy`.
 
-use std::any::Any;
-
 use autograd::Var;
-use layers::{HookList, Module, Named, TrainFlag};
+use layers::{Forward, Module, ModuleCore};
 use tensor::{NormLayout, Result, Variance};
 
 use crate::config::{channel_shape, check_channels, check_eps, check_input, filled};
@@ -21,14 +19,15 @@ use crate::NormError;
 
 /// The lesson's InstanceNorm: parameters `mults` (1) and `adds` (0), `[1, C, 1, 1]`;
 /// `f32` on the CPU until moved.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct InstanceNorm {
     channels: usize,
     eps: f64,
+    #[param]
     mults: Var,
+    #[param]
     adds: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl InstanceNorm {
@@ -52,8 +51,7 @@ impl InstanceNorm {
             eps,
             mults: Var::parameter(filled(&shape, 1.0)?),
             adds: Var::parameter(filled(&shape, 0.0)?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -85,26 +83,11 @@ impl InstanceNorm {
     }
 }
 
-impl Module for InstanceNorm {
-    fn type_name(&self) -> &'static str {
-        Self::NAME
-    }
+impl Forward for InstanceNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.mults, &self.adds)
     }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("mults", &self.mults), ("adds", &self.adds)]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &HookList {
-        &self.hooks
-    }
     fn describe(&self) -> String {
         format!("InstanceNorm({}, eps={})", self.channels, self.eps)
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

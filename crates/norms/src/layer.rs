@@ -10,10 +10,8 @@
 //! `dx = r (g - sum_n(g)/m - xhat sum_n(g xhat)/(m - 1))`, `dmult = sum dy xhat`,
 //! `dadd = sum dy` (sums over everything for the scalar parameters).
 
-use std::any::Any;
-
 use autograd::Var;
-use layers::{HookList, Module, Named, TrainFlag};
+use layers::{Forward, Module, ModuleCore};
 use tensor::{NormLayout, Result, Variance};
 
 use crate::config::{check_eps, check_input, filled};
@@ -22,13 +20,14 @@ use crate::NormError;
 
 /// The lesson's LayerNorm: parameters `mult` (1) and `add` (0), shape `[1]`, for inputs of
 /// any channel count; `f32` on the CPU until moved.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct LayerNorm {
     eps: f64,
+    #[param]
     mult: Var,
+    #[param]
     add: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl LayerNorm {
@@ -49,8 +48,7 @@ impl LayerNorm {
             eps,
             mult: Var::parameter(filled(&[1], 1.0)?),
             add: Var::parameter(filled(&[1], 0.0)?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -76,26 +74,11 @@ impl LayerNorm {
     }
 }
 
-impl Module for LayerNorm {
-    fn type_name(&self) -> &'static str {
-        Self::NAME
-    }
+impl Forward for LayerNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.mult, &self.add)
     }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("mult", &self.mult), ("add", &self.add)]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &HookList {
-        &self.hooks
-    }
     fn describe(&self) -> String {
         format!("LayerNorm(eps={})", self.eps)
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }

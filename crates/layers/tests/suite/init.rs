@@ -26,7 +26,6 @@ fn init_cnn_gives_kaiming_normal_with_slope_0_1_and_zero_bias() {
         .get(0)
         .unwrap()
         .as_any()
-        .unwrap()
         .downcast_ref::<Conv2d>()
         .unwrap();
     let w = conv.weight().value().to_vec_f64().unwrap();

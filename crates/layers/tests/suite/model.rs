@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use autograd::Var;
-use layers::{state_dict, Conv2d, HookEvent, Module, ModuleExt, Named, Sequential, TrainFlag};
+use layers::{state_dict, Conv2d, HookEvent, Module, ModuleCore, ModuleExt, Sequential};
 use tensor::{DType, Device, Tensor, TensorError};
 
 use crate::support::{assert_state_eq, bn_model, plain_model, randn, TestNorm};
@@ -114,12 +114,7 @@ fn shapes_through_the_model() {
     assert_eq!(channels, vec![8, 16, 32, 64, 64]);
     // The layers really are Sequential[Conv2d, GeneralRelu, norm] with the lesson's geometry.
     let first = model.get(0).unwrap().children();
-    let conv = first[0]
-        .1
-        .as_any()
-        .unwrap()
-        .downcast_ref::<Conv2d>()
-        .unwrap();
+    let conv = first[0].1.as_any().downcast_ref::<Conv2d>().unwrap();
     assert_eq!(
         (conv.kernel_size(), conv.stride(), conv.padding()),
         ((5, 5), 2, 2)
@@ -265,37 +260,22 @@ fn dtype_moves() {
 
 /// A module written by a user of the crate: `y = alpha * child(x)`, with a parameter, a
 /// buffer counting calls, and a child.
+#[derive(Module)]
 struct Scaled {
+    #[param]
     alpha: Var,
+    #[buffer]
     calls: Var,
+    #[module]
     inner: Sequential,
-    flag: TrainFlag,
-    hooks: layers::HookList,
+    core: ModuleCore,
 }
 
-impl Module for Scaled {
-    fn type_name(&self) -> &'static str {
-        "Scaled"
-    }
+impl layers::Forward for Scaled {
     fn forward(&self, x: &Var) -> tensor::Result<Var> {
         self.calls
             .update_value(|t| t.add_scalar(1.0).map(|n| *t = n))?;
         self.inner.call(x)?.mul(&self.alpha)
-    }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("alpha", &self.alpha)]
-    }
-    fn local_buffers(&self) -> Vec<Named<'_>> {
-        vec![("calls", &self.calls)]
-    }
-    fn children(&self) -> Vec<(String, &dyn Module)> {
-        vec![("inner".to_string(), &self.inner)]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &layers::HookList {
-        &self.hooks
     }
 }
 
@@ -308,8 +288,7 @@ fn users_can_define_modules() {
         inner: Sequential::new()
             .with(layers::GeneralRelu::relu())
             .with(TestNorm::new(2).unwrap()),
-        flag: TrainFlag::default(),
-        hooks: layers::HookList::default(),
+        core: ModuleCore::default(),
     };
     let names: Vec<String> = state_dict(&m).names().map(str::to_string).collect();
     assert_eq!(

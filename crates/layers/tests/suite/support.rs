@@ -2,7 +2,7 @@
 //! PyTorch `BatchNorm2d`'s tensor names (the real norms live in the `norms` crate).
 
 use autograd::Var;
-use layers::{HookList, Module, Named, NormFactory, TrainFlag};
+use layers::{Forward, Module, ModuleCore, NormFactory};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{DType, Device, Result, Tensor};
@@ -25,15 +25,19 @@ pub fn f64_tensor(data: Vec<f64>, shape: &[usize]) -> Tensor {
 /// Its forward pass always uses the running statistics,
 /// `y = (x - running_mean) / sqrt(running_var + 1e-5) * weight + bias` per channel, and in
 /// training mode counts the batch in `num_batches_tracked`.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct TestNorm {
+    #[param]
     pub weight: Var,
+    #[param]
     pub bias: Var,
+    #[buffer]
     pub running_mean: Var,
+    #[buffer]
     pub running_var: Var,
+    #[buffer(int64)]
     pub num_batches_tracked: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 impl TestNorm {
@@ -45,17 +49,12 @@ impl TestNorm {
             running_mean: Var::constant(f(0.0, &[nf])?),
             running_var: Var::constant(f(1.0, &[nf])?),
             num_batches_tracked: Var::constant(f(0.0, &[])?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 }
 
-impl Module for TestNorm {
-    fn type_name(&self) -> &'static str {
-        "TestNorm"
-    }
-
+impl Forward for TestNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         if self.is_training() {
             self.num_batches_tracked
@@ -70,26 +69,6 @@ impl Module for TestNorm {
         x.sub(&per_channel(&self.running_mean)?)?
             .mul(&scale)?
             .add(&per_channel(&self.bias)?)
-    }
-
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("weight", &self.weight), ("bias", &self.bias)]
-    }
-
-    fn local_buffers(&self) -> Vec<Named<'_>> {
-        vec![
-            ("running_mean", &self.running_mean),
-            ("running_var", &self.running_var),
-            ("num_batches_tracked", &self.num_batches_tracked),
-        ]
-    }
-
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-
-    fn hooks(&self) -> &HookList {
-        &self.hooks
     }
 }
 

@@ -23,10 +23,8 @@
 mod inference;
 pub mod stats;
 
-use std::any::Any;
-
 use autograd::Var;
-use layers::{HookList, Module, Named, TrainFlag};
+use layers::{Forward, Module, ModuleCore};
 use tensor::{NormLayout, Result, Tensor};
 
 pub use inference::InferenceFactors;
@@ -39,20 +37,27 @@ use crate::{NormConfig, NormError};
 /// fastai's RunningBatchNorm. Parameters `mults` (1) and `adds` (0), buffers `sums`,
 /// `sqrs` (0), all `[1, C, 1, 1]`, and scalars `batch`, `count`, `step`, `dbias` (0);
 /// `f32` on the CPU until moved.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct RunningBatchNorm {
     channels: usize,
     config: NormConfig,
+    #[param]
     mults: Var,
+    #[param]
     adds: Var,
+    #[buffer]
     sums: Var,
+    #[buffer]
     sqrs: Var,
+    #[buffer]
     batch: Var,
+    #[buffer]
     count: Var,
+    #[buffer]
     step: Var,
+    #[buffer]
     dbias: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 /// `t = t mul + add` for a one-element buffer, on its device.
@@ -91,8 +96,7 @@ impl RunningBatchNorm {
             count: Var::constant(filled(&[], 0.0)?),
             step: Var::constant(filled(&[], 0.0)?),
             dbias: Var::constant(filled(&[], 0.0)?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -230,39 +234,14 @@ impl RunningBatchNorm {
     }
 }
 
-impl Module for RunningBatchNorm {
-    fn type_name(&self) -> &'static str {
-        Self::NAME
-    }
+impl Forward for RunningBatchNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.mults, &self.adds)
-    }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("mults", &self.mults), ("adds", &self.adds)]
-    }
-    fn local_buffers(&self) -> Vec<Named<'_>> {
-        vec![
-            ("sums", &self.sums),
-            ("sqrs", &self.sqrs),
-            ("batch", &self.batch),
-            ("count", &self.count),
-            ("step", &self.step),
-            ("dbias", &self.dbias),
-        ]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &HookList {
-        &self.hooks
     }
     fn describe(&self) -> String {
         format!(
             "RunningBatchNorm({}, mom={}, eps={})",
             self.channels, self.config.momentum, self.config.eps
         )
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
     }
 }
