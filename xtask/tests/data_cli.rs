@@ -128,11 +128,9 @@ fn download_of_the_sample_needs_nothing() {
 
 #[test]
 fn download_into_a_directory_when_real_data_is_available() {
-    let shared = mnist_data::shared_data_dir();
-    if !shared.is_dir() {
-        eprintln!("skipping: {} does not exist", shared.display());
+    let Some(shared) = mnist_data::real_data_dir_or_skip("download_into_a_directory") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("mnist");
     let target_arg = target.to_str().unwrap();

@@ -15,7 +15,7 @@
 //!   small JSON of the training state), written atomically.
 //! * [`report`]: PNG plots and `metrics.jsonl`.
 //!
-//! ```no_run
+//! ```
 //! use learner::callbacks::{accuracy, mnist_view, AvgStats, BatchTransformX, Recorder};
 //! use learner::{data::mnist_bunch, Learner, Runner};
 //! use rand::SeedableRng;

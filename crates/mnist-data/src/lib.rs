@@ -12,12 +12,13 @@
 //! * [`ensure_downloaded`] fills a directory from local or HTTP mirrors, atomically and
 //!   verified.
 //!
-//! ```no_run
+//! ```
 //! use mnist_data::{DataSource, MnistSplits};
 //!
 //! let mut splits = MnistSplits::load(&DataSource::Sample)?;
 //! let stats = splits.normalize()?;
 //! println!("{} training digits, mean {:.4}", splits.train.len(), stats.mean);
+//! assert_eq!(splits.train.len(), 1000); // the committed sample's training rows
 //! # Ok::<(), mnist_data::MnistError>(())
 //! ```
 
@@ -53,7 +54,8 @@ pub use idx::{
 };
 pub use load::{load_dir, load_stored, locate, read_dir, FileCheck, Loaded, MnistIdx, StoredFile};
 pub use source::{
-    default_data_dir, shared_data_dir, workspace_root, DataSource, ENV_VAR, SAMPLE_KEYWORD,
+    default_data_dir, real_data_dir, real_data_dir_or_skip, shared_data_dir, workspace_root,
+    DataSource, ENV_VAR, SAMPLE_KEYWORD,
 };
 pub use spec::{FileSpec, FileSpecs};
 pub use split::{lesson_valid_len, MnistSplits, Split};

@@ -45,6 +45,41 @@ pub fn shared_data_dir() -> PathBuf {
         .join("mnist")
 }
 
+/// Where tests find the real MNIST files: `$MNIST_DIR` when set, else [`shared_data_dir`].
+///
+/// Returns `Ok(Some(dir))` when the directory exists and `Ok(None)` when it does not (the
+/// caller skips, saying why). With `MNIST_REQUIRED=1` in the environment a missing directory
+/// is an error instead, so a CI that declares the data cannot pass by skipping.
+pub fn real_data_dir() -> std::result::Result<Option<PathBuf>, String> {
+    let dir = std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(shared_data_dir);
+    if dir.is_dir() {
+        return Ok(Some(dir));
+    }
+    let why = format!("{} does not exist (no real MNIST here)", dir.display());
+    if std::env::var("MNIST_REQUIRED").as_deref() == Ok("1") {
+        Err(format!("MNIST_REQUIRED=1 but {why}"))
+    } else {
+        Ok(None)
+    }
+}
+
+/// [`real_data_dir`] for a test: the directory, or `None` after printing that `test` is
+/// skipped; panics (failing the test) when the data is required but missing.
+pub fn real_data_dir_or_skip(test: &str) -> Option<PathBuf> {
+    match real_data_dir() {
+        Ok(Some(dir)) => Some(dir),
+        Ok(None) => {
+            eprintln!(
+                "skipping {test}: no real MNIST (set MNIST_DIR, or MNIST_REQUIRED=1 to fail)"
+            );
+            None
+        }
+        Err(why) => panic!("{test}: {why}"),
+    }
+}
+
 /// A place to read the four MNIST files from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataSource {

@@ -10,18 +10,9 @@ use mnist_data::{
     MnistError, MnistFile, MnistSplits, StoredFile, Verified,
 };
 
-/// The real data, relative to this crate as the brief specifies.
+/// The real data (`$MNIST_DIR` or `../shared/data/mnist`); required under `MNIST_REQUIRED=1`.
 fn shared_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: {} does not exist (no real MNIST here)",
-            dir.display()
-        );
-        None
-    }
+    mnist_data::real_data_dir_or_skip("full_data")
 }
 
 /// The stored files and their loaded form, read once for all tests in this file.

@@ -18,6 +18,7 @@ mod dispatch;
 mod dtype;
 mod error;
 pub mod ops;
+pub mod prerequisite;
 mod random;
 pub mod shape;
 mod storage;
@@ -38,5 +39,6 @@ pub use ops::norm::{
     NormForward, NormGeometry, NormGrads, NormLayout, NormStats, StatGrad, Variance,
 };
 pub use ops::reduce::ReduceOp;
+pub use prerequisite::{Prerequisite, Unmet};
 pub use storage::{CpuStorage, Element, Storage};
 pub use tensor::Tensor;

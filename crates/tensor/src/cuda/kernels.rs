@@ -273,14 +273,71 @@ mod tests {
         assert_ne!(a, fnv1a(&[b"abc", b"y"]));
     }
 
+    #[test]
+    fn entry_points_are_read_from_the_source_text() {
+        let src = "extern \"C\" __global__ void a_f32(int n) {}\n\
+                   extern \"C\" __global__ void a_f64(int n) {}\n\
+                   #define E(T, SUF) extern \"C\" __global__ void b_##SUF(T x) {}\n\
+                   __device__ void helper_f32() {}";
+        let found = super::super::entries::entry_points(src);
+        assert_eq!(found, ["a_f32", "a_f64", "b_f32", "b_f64"]);
+        assert_eq!(super::super::entries::bases(&found), ["a", "b"]);
+    }
+
+    /// Every entry point a family's `.cu` file defines is in its list (so it is looked up
+    /// and checked below), and every listed one is defined, in both element types.
+    #[test]
+    fn entry_lists_match_the_sources() {
+        for src in super::super::all_sources() {
+            let defined = super::super::entries::entry_points(src.source);
+            let mut listed: Vec<String> = src
+                .entries
+                .iter()
+                .flat_map(|b| [format!("{b}_f32"), format!("{b}_f64")])
+                .collect();
+            listed.sort();
+            assert_eq!(defined, listed, "{}.cu", src.name);
+        }
+    }
+
+    /// Every `.cu` file of the crate is one of the families: none is left uncompiled.
+    #[test]
+    fn every_cu_file_is_a_family() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "cu") {
+                    out.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        files.sort();
+        let mut families: Vec<String> = super::super::all_sources()
+            .iter()
+            .map(|s| s.name.to_owned())
+            .collect();
+        families.sort();
+        assert_eq!(files, families);
+    }
+
     /// Compiles every family with NVRTC and checks that each entry point is in the PTX.
     /// NVRTC needs no GPU, so this runs wherever `libnvrtc` can be loaded (the GPU machine,
-    /// or a developer machine with NVRTC on `LD_LIBRARY_PATH`); elsewhere it says so and
-    /// passes.
+    /// CI with the `nvidia-cuda-nvrtc` wheel on `LD_LIBRARY_PATH`); elsewhere it prints
+    /// that it is skipped, and fails if `NVRTC_REQUIRED=1` or `CUDA_REQUIRED=1`.
     #[test]
     fn every_family_compiles_with_nvrtc() {
-        if !super::super::probe::is_present(super::super::probe::CudaLib::Nvrtc) {
-            eprintln!("libnvrtc not found: NVRTC compile check skipped");
+        use super::super::probe::{is_present, missing_message, CudaLib};
+        if !is_present(CudaLib::Nvrtc) {
+            crate::Prerequisite::Nvrtc
+                .skip("the NVRTC compile check", &missing_message(CudaLib::Nvrtc))
+                .unwrap_or_else(|e| panic!("{e}"));
             return;
         }
         for arch in [75, 90] {

@@ -23,6 +23,8 @@
 mod blas;
 mod device;
 mod dnn;
+#[cfg(test)]
+mod entries;
 mod error;
 mod kernels;
 mod launch;
