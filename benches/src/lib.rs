@@ -7,7 +7,7 @@
 //! `docs/benchmarks.md` holds the results beside PyTorch's for the same shapes.
 
 use tensor::ops::conv::conv2d_geometry;
-use tensor::{Conv2dGeometry, DType, Device, Result, Tensor};
+use tensor::{Conv2dGeometry, DType, Result, Tensor};
 
 /// Batch sizes every per-batch benchmark runs at: training (512), a small batch (32) and
 /// the overhead-bound extreme (2).
