@@ -37,7 +37,8 @@ use crate::module::Module;
 /// let x = Var::constant(Tensor::full(&[3], 1.5, DType::F64, Device::Cpu).unwrap());
 /// assert_eq!(m.call(&x).unwrap().value().to_vec_f64().unwrap(), [3.0, 3.0, 3.0]);
 /// assert_eq!(m.named_parameters()[0].0, "scale");
-/// assert_eq!(m.describe(), "Scale");
+/// // With `Forward` in scope too, name the trait: both define `describe`.
+/// assert_eq!(Module::describe(&m), "Scale");
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no forward pass",
