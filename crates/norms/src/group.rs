@@ -3,34 +3,33 @@
 //! The `C` channels are split into `G` blocks of `C/G` consecutive channels. Per sample `n`
 //! and block `b` over `(C/G, H, W)` (`m = (C/G) H W` values), the same in training and
 //! eval: `mu = mean x`, `s2 = sum (x - mu)^2 / m` (biased), `r = 1/sqrt(s2 + eps)`,
-//! `y = (x - mu) r weight_c + bias_c` (per-channel affine). `G = C` is InstanceNorm (with a
+//! `y = (x - mu) r weight_c + bias_c` (per-channel affine; without `affine`, `y = xhat`
+//! and no parameters). `G = C` is InstanceNorm (with a
 //! biased variance), `G = 1` LayerNorm with a per-channel affine.
 //!
 //! Backward, gradient through `mu` and `s2`, with `xhat = (x - mu) r`, `g = dy weight_c`:
 //! `dx = r (g - sum(g)/m - xhat sum(g xhat)/m)` per `(n, b)`, `dweight_c = sum dy xhat`,
 //! `dbias_c = sum dy`.
 
-use std::any::Any;
-
 use autograd::Var;
-use layers::{HookList, Module, Named, TrainFlag};
 use tensor::{NormLayout, Result, Variance};
 
 use crate::config::{check_channels, check_eps, check_input, filled};
 use crate::fused::normalize_batch;
+use crate::module_shim::{impl_module, Forward, ModuleCore};
+use crate::torch_core::scale_shift;
 use crate::NormError;
 
-/// PyTorch's GroupNorm: parameters `weight` (1) and `bias` (0), `[C]`; `f32` on the CPU
-/// until moved.
+/// PyTorch's GroupNorm: with `affine` (default), parameters `weight` (1) and `bias` (0),
+/// `[C]`; `f32` on the CPU until moved.
 #[derive(Debug)]
 pub struct GroupNorm {
     groups: usize,
     channels: usize,
     eps: f64,
-    weight: Var,
-    bias: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    weight: Option<Var>,
+    bias: Option<Var>,
+    core: ModuleCore,
 }
 
 impl GroupNorm {
@@ -50,6 +49,16 @@ impl GroupNorm {
         channels: usize,
         eps: f64,
     ) -> std::result::Result<Self, NormError> {
+        Self::with_options(groups, channels, eps, true)
+    }
+
+    /// `nn.GroupNorm(groups, channels, eps, affine)`.
+    pub fn with_options(
+        groups: usize,
+        channels: usize,
+        eps: f64,
+        affine: bool,
+    ) -> std::result::Result<Self, NormError> {
         check_channels(Self::NAME, channels)?;
         if groups == 0 || !channels.is_multiple_of(groups) {
             return Err(NormError::GroupsMustDivideChannels {
@@ -63,10 +72,13 @@ impl GroupNorm {
             groups,
             channels,
             eps,
-            weight: Var::parameter(filled(&[channels], 1.0)?),
-            bias: Var::parameter(filled(&[channels], 0.0)?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            weight: affine
+                .then(|| filled(&[channels], 1.0).map(Var::parameter))
+                .transpose()?,
+            bias: affine
+                .then(|| filled(&[channels], 0.0).map(Var::parameter))
+                .transpose()?,
+            core: ModuleCore::default(),
         })
     }
 
@@ -82,13 +94,13 @@ impl GroupNorm {
     pub fn eps(&self) -> f64 {
         self.eps
     }
-    /// The scale parameter `[C]`.
-    pub fn weight(&self) -> &Var {
-        &self.weight
+    /// The scale parameter `[C]` (with `affine`).
+    pub fn weight(&self) -> Option<&Var> {
+        self.weight.as_ref()
     }
-    /// The shift parameter `[C]`.
-    pub fn bias(&self) -> &Var {
-        &self.bias
+    /// The shift parameter `[C]` (with `affine`).
+    pub fn bias(&self) -> Option<&Var> {
+        self.bias.as_ref()
     }
 
     /// The forward pass with explicit scale and shift (the module's own in
@@ -102,29 +114,22 @@ impl GroupNorm {
     }
 }
 
-impl Module for GroupNorm {
-    fn type_name(&self) -> &'static str {
-        Self::NAME
-    }
+impl Forward for GroupNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
-        self.forward_with(x, &self.weight, &self.bias)
-    }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("weight", &self.weight), ("bias", &self.bias)]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &HookList {
-        &self.hooks
+        let (w, b) = scale_shift(x, self.weight.as_ref(), self.bias.as_ref())?;
+        self.forward_with(x, &w, &b)
     }
     fn describe(&self) -> String {
+        let affine = if self.weight.is_some() {
+            ""
+        } else {
+            ", affine=false"
+        };
         format!(
-            "GroupNorm({}, {}, eps={})",
+            "GroupNorm({}, {}, eps={}{affine})",
             self.groups, self.channels, self.eps
         )
     }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
 }
+
+impl_module!(GroupNorm, params: [weight, bias], buffers: []);
