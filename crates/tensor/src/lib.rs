@@ -17,6 +17,7 @@ mod device;
 mod dtype;
 mod error;
 pub mod ops;
+pub mod profile;
 mod random;
 pub mod shape;
 mod storage;

@@ -118,7 +118,10 @@ impl Tensor {
                 });
             }
         }
-        self.backend().conv2d(&g, self, weight, bias)
+        crate::profile::lap("other", "glue", [0; 3]);
+        let y = self.backend().conv2d(&g, self, weight, bias);
+        crate::profile::lap("conv", "forward", g.layer_key());
+        y
     }
 
     /// The input gradient of `conv2d` given the output gradient `self`.
@@ -134,7 +137,10 @@ impl Tensor {
             weight,
             &[g.c_out, g.c_in, g.k_h, g.k_w],
         )?;
-        self.backend().conv2d_backward_input(g, self, weight)
+        crate::profile::lap("other", "glue", [0; 3]);
+        let r = self.backend().conv2d_backward_input(g, self, weight);
+        crate::profile::lap("conv", "backward-data", g.layer_key());
+        r
     }
 
     /// The weight gradient of `conv2d` given the output gradient `self`.
@@ -150,7 +156,10 @@ impl Tensor {
             input,
             &[g.batch, g.c_in, g.h_in, g.w_in],
         )?;
-        self.backend().conv2d_backward_weight(g, self, input)
+        crate::profile::lap("other", "glue", [0; 3]);
+        let r = self.backend().conv2d_backward_weight(g, self, input);
+        crate::profile::lap("conv", "backward-weight", g.layer_key());
+        r
     }
 
     /// The bias gradient of `conv2d` given the output gradient `self`.
@@ -160,7 +169,10 @@ impl Tensor {
             self,
             &[g.batch, g.c_out, g.h_out, g.w_out],
         )?;
-        self.backend().conv2d_backward_bias(g, self)
+        crate::profile::lap("other", "glue", [0; 3]);
+        let r = self.backend().conv2d_backward_bias(g, self);
+        crate::profile::lap("conv", "backward-bias", g.layer_key());
+        r
     }
 }
 
@@ -173,110 +185,4 @@ fn check_dims(op: &'static str, t: &Tensor, expected: &[usize]) -> Result<()> {
         });
     }
     Ok(())
-}
-
-mod cpu_impl {
-    use super::{cpu, Conv2dGeometry, ConvOps};
-    use crate::cpu::{host, host_pair, CpuBackend, HostPair};
-    use crate::{CpuStorage, Result, Tensor};
-
-    impl ConvOps for CpuBackend {
-        fn conv2d(
-            &self,
-            g: &Conv2dGeometry,
-            x: &Tensor,
-            w: &Tensor,
-            bias: Option<&Tensor>,
-        ) -> Result<Tensor> {
-            let bias = bias.map(host).transpose()?;
-            let storage = match host_pair("conv2d", x, w)? {
-                HostPair::F32(x, w) => {
-                    let b = bias.map(|b| match b {
-                        CpuStorage::F32(v) => v.as_slice(),
-                        CpuStorage::F64(_) => unreachable!("dtype checked by Tensor::conv2d"),
-                    });
-                    let mut y = vec![0f32; g.output_len()];
-                    cpu::forward(g, x, w, b, &mut y);
-                    CpuStorage::F32(y)
-                }
-                HostPair::F64(x, w) => {
-                    let b = bias.map(|b| match b {
-                        CpuStorage::F64(v) => v.as_slice(),
-                        CpuStorage::F32(_) => unreachable!("dtype checked by Tensor::conv2d"),
-                    });
-                    let mut y = vec![0f64; g.output_len()];
-                    cpu::forward(g, x, w, b, &mut y);
-                    CpuStorage::F64(y)
-                }
-            };
-            Ok(Tensor::from_cpu_storage(
-                storage,
-                vec![g.batch, g.c_out, g.h_out, g.w_out],
-            ))
-        }
-
-        fn conv2d_backward_input(
-            &self,
-            g: &Conv2dGeometry,
-            dy: &Tensor,
-            w: &Tensor,
-        ) -> Result<Tensor> {
-            let storage = match host_pair("conv2d_backward_input", dy, w)? {
-                HostPair::F32(dy, w) => {
-                    let mut dx = vec![0f32; g.input_len()];
-                    cpu::backward_input(g, dy, w, &mut dx);
-                    CpuStorage::F32(dx)
-                }
-                HostPair::F64(dy, w) => {
-                    let mut dx = vec![0f64; g.input_len()];
-                    cpu::backward_input(g, dy, w, &mut dx);
-                    CpuStorage::F64(dx)
-                }
-            };
-            Ok(Tensor::from_cpu_storage(
-                storage,
-                vec![g.batch, g.c_in, g.h_in, g.w_in],
-            ))
-        }
-
-        fn conv2d_backward_weight(
-            &self,
-            g: &Conv2dGeometry,
-            dy: &Tensor,
-            x: &Tensor,
-        ) -> Result<Tensor> {
-            let storage = match host_pair("conv2d_backward_weight", dy, x)? {
-                HostPair::F32(dy, x) => {
-                    let mut dw = vec![0f32; g.weight_len()];
-                    cpu::backward_weight(g, dy, x, &mut dw);
-                    CpuStorage::F32(dw)
-                }
-                HostPair::F64(dy, x) => {
-                    let mut dw = vec![0f64; g.weight_len()];
-                    cpu::backward_weight(g, dy, x, &mut dw);
-                    CpuStorage::F64(dw)
-                }
-            };
-            Ok(Tensor::from_cpu_storage(
-                storage,
-                vec![g.c_out, g.c_in, g.k_h, g.k_w],
-            ))
-        }
-
-        fn conv2d_backward_bias(&self, g: &Conv2dGeometry, dy: &Tensor) -> Result<Tensor> {
-            let storage = match host(dy)? {
-                CpuStorage::F32(dy) => {
-                    let mut db = vec![0f32; g.c_out];
-                    cpu::backward_bias(g, dy, &mut db);
-                    CpuStorage::F32(db)
-                }
-                CpuStorage::F64(dy) => {
-                    let mut db = vec![0f64; g.c_out];
-                    cpu::backward_bias(g, dy, &mut db);
-                    CpuStorage::F64(db)
-                }
-            };
-            Ok(Tensor::from_cpu_storage(storage, vec![g.c_out]))
-        }
-    }
 }
