@@ -5,7 +5,7 @@
 //! `cargo run -p norms --example ndarray_batchnorm`
 
 use ndarray::{Array4, Axis, Ix4};
-use norms::{BatchNorm2d, Module, ModuleExt, Tensor, Var};
+use norms::{BatchNorm2d, Module, Tensor, Var};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Channel c holds values around 2c with a spread that grows with c.

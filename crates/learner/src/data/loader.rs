@@ -158,7 +158,9 @@ impl DataLoader {
         if let Err(e) = self.order_into(epoch, &mut order) {
             return Batches::failed(self.ds.clone(), e, len);
         }
-        let ahead = self.prefetch.then(|| spawn_prefetch(self.ds.clone(), order.clone(), self.bs, len));
+        let ahead = self
+            .prefetch
+            .then(|| spawn_prefetch(self.ds.clone(), order.clone(), self.bs, len));
         Batches {
             ds: self.ds.clone(),
             order,

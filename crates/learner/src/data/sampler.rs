@@ -123,7 +123,10 @@ impl ExplicitSampler {
         if let Some((e, o)) = orders.iter().enumerate().find(|(_, o)| o.len() != first) {
             return Err(LearnerError::config(
                 "sampler",
-                format!("epoch {e}'s order has {} indices, epoch 0's has {first}", o.len()),
+                format!(
+                    "epoch {e}'s order has {} indices, epoch 0's has {first}",
+                    o.len()
+                ),
             ));
         }
         Ok(ExplicitSampler { orders })
@@ -149,7 +152,9 @@ impl ExplicitSampler {
         let flat: Vec<usize> = flat.into_iter().map(|v| v as usize).collect();
         match shape.as_slice() {
             [_] => Ok(ExplicitSampler::new(flat)),
-            [_, n] if *n > 0 => ExplicitSampler::per_epoch(flat.chunks(*n).map(<[usize]>::to_vec).collect()),
+            [_, n] if *n > 0 => {
+                ExplicitSampler::per_epoch(flat.chunks(*n).map(<[usize]>::to_vec).collect())
+            }
             _ => Err(bad(format!(
                 "an index order must be a vector or an [epochs, n] matrix, not shape {shape:?}"
             ))),
