@@ -9,6 +9,7 @@ use rand::SeedableRng;
 use tensor::Tensor;
 
 use crate::data::Dataset;
+use crate::distributed::DistributedSampler;
 use crate::error::{LearnerError, Result};
 
 /// Batches of a dataset.
@@ -19,6 +20,7 @@ pub struct DataLoader {
     shuffle: bool,
     seed: u64,
     max_batches: Option<usize>,
+    shard: Option<DistributedSampler>,
 }
 
 /// The order of `n` samples in epoch `epoch` of a shuffled loader with this `seed`: a
@@ -55,6 +57,7 @@ impl DataLoader {
             shuffle,
             seed,
             max_batches: None,
+            shard: None,
         })
     }
 
@@ -66,6 +69,25 @@ impl DataLoader {
         }
         self.max_batches = n;
         Ok(self)
+    }
+
+    /// Keeps only one rank's strided share of every epoch's order (data-parallel training;
+    /// see [`DistributedSampler`]): batches of `bs` are cut from the share, so `bs` is the
+    /// local batch size.
+    pub fn with_shard(mut self, shard: DistributedSampler) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// The rank's share, if the loader is sharded.
+    pub fn shard(&self) -> Option<DistributedSampler> {
+        self.shard
+    }
+
+    /// Samples in an epoch's order: the dataset's, or this rank's share of it.
+    fn order_len(&self) -> usize {
+        self.shard
+            .map_or(self.ds.len(), |s| s.local_len(self.ds.len()))
     }
 
     /// The dataset.
@@ -85,7 +107,7 @@ impl DataLoader {
 
     /// Number of batches in an epoch: `ceil(n / bs)`, or the cap if smaller.
     pub fn len(&self) -> usize {
-        let full = self.ds.len().div_ceil(self.bs);
+        let full = self.order_len().div_ceil(self.bs);
         self.max_batches.map_or(full, |m| m.min(full))
     }
 
@@ -97,11 +119,11 @@ impl DataLoader {
     /// Size of batch `i` (the last one may be partial).
     pub fn batch_len(&self, i: usize) -> usize {
         let start = i * self.bs;
-        self.bs.min(self.ds.len().saturating_sub(start))
+        self.bs.min(self.order_len().saturating_sub(start))
     }
 
     /// Writes epoch `epoch`'s sample order into `out`: a seeded permutation when shuffling,
-    /// else `0..n`.
+    /// else `0..n`; with a shard, this rank's share of it.
     pub fn order_into(&self, epoch: usize, out: &mut Vec<usize>) {
         if self.shuffle {
             epoch_permutation(self.ds.len(), self.seed, epoch, out);
@@ -109,15 +131,19 @@ impl DataLoader {
             out.clear();
             out.extend(0..self.ds.len());
         }
+        if let Some(shard) = self.shard {
+            let full = std::mem::take(out);
+            shard.shard_into(&full, out);
+        }
     }
 
     /// Batch `i` of an epoch whose order is `order` (from [`DataLoader::order_into`]).
     pub fn batch(&self, order: &[usize], i: usize) -> Result<(Tensor, Tensor)> {
-        if order.len() != self.ds.len() {
+        if order.len() != self.order_len() {
             return Err(LearnerError::Data(format!(
                 "an order of {} indices for {} samples",
                 order.len(),
-                self.ds.len()
+                self.order_len()
             )));
         }
         if i >= self.len() {
