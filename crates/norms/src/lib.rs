@@ -12,6 +12,7 @@
 //! | [`InstanceNorm`] (lesson) | `(H, W)` per sample, channel | unbiased | yes | `mults`/`adds` `[1,C,1,1]` |
 //! | [`GroupNorm`] (PyTorch) | `(C/G, H, W)` per sample, group | biased | yes | `weight`/`bias` `[C]` |
 //! | [`RunningBatchNorm`] (fastai) | running sums per channel | running | this batch's share | `mults`/`adds` `[1,C,1,1]` |
+//! | [`SyncBatchNorm`] (PyTorch) | `(N, H, W)` per channel over every rank | biased (running: unbiased) | yes | `weight`/`bias` `[C]` |
 //!
 //! Every norm computes `(x - mean) / sqrt(var + eps) * scale + shift`. Inputs are NCHW, or
 //! any `[N, C, ...]` (spatial dimensions flattened). Layers are created in `f32` on the CPU
@@ -29,6 +30,7 @@
 //! | `batch_lesson.rs`, `batch2d.rs`, `layer.rs`, `instance.rs`, `group.rs` | layers |
 //! | `running/` | [`RunningBatchNorm`], its statistics, version 2's [`InferenceFactors`] |
 //! | `kind.rs` | [`NormKind`] |
+//! | `sync_batch.rs` | [`SyncBatchNorm`] over a `collective::Collective` |
 //! | `reference/` | reference implementations |
 
 mod batch2d;
@@ -42,6 +44,7 @@ mod kind;
 mod layer;
 pub mod reference;
 pub mod running;
+mod sync_batch;
 
 pub use batch2d::BatchNorm2d;
 pub use batch_lesson::BatchNorm;
@@ -52,3 +55,4 @@ pub use instance::InstanceNorm;
 pub use kind::NormKind;
 pub use layer::LayerNorm;
 pub use running::{InferenceFactors, RunningBatchNorm};
+pub use sync_batch::{SharedCollective, SyncBatchNorm};
