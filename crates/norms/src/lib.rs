@@ -31,11 +31,13 @@
 //! | `running/` | [`RunningBatchNorm`], its statistics, version 2's [`InferenceFactors`] |
 //! | `kind.rs` | [`NormKind`] |
 //! | `sync_batch.rs` | [`SyncBatchNorm`] over a `collective::Collective` |
+//! | `convert.rs` | [`convert_sync_batchnorm`]: BatchNorm2d to SyncBatchNorm in a model tree |
 //! | `reference/` | reference implementations |
 
 mod batch2d;
 mod batch_lesson;
 mod config;
+mod convert;
 mod error;
 pub mod fused;
 mod group;
@@ -49,6 +51,7 @@ mod sync_batch;
 pub use batch2d::BatchNorm2d;
 pub use batch_lesson::BatchNorm;
 pub use config::NormConfig;
+pub use convert::convert_sync_batchnorm;
 pub use error::NormError;
 pub use group::GroupNorm;
 pub use instance::InstanceNorm;

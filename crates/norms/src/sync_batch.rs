@@ -1,6 +1,7 @@
 //! [`SyncBatchNorm`]: batch normalisation whose statistics span every rank of a
 //! data-parallel job, with PyTorch's `nn.SyncBatchNorm` semantics, and
-//! [`SyncBatchNorm::factory`], which builds the lesson's model with it.
+//! [`SyncBatchNorm::factory`], which builds the lesson's model with it; [`crate::convert_sync_batchnorm`]
+//! swaps it into an existing model.
 //!
 //! Rank `r` holds `m_r = N_r H W` values of channel `c`; the job holds `M = sum_r m_r`.
 //!
@@ -38,9 +39,7 @@ use std::rc::Rc;
 
 use autograd::Var;
 use collective::Collective;
-use std::any::Any;
-
-use layers::{HookList, Module, Named, NormFactory, TrainFlag};
+use layers::{Forward, Module, ModuleCore, NormFactory};
 use tensor::{NormLayout, Result, StatGrad, Tensor, TensorError, Variance};
 
 use crate::config::{check_channels, check_input, filled};
@@ -60,18 +59,22 @@ impl std::fmt::Debug for SharedCollective {
 /// PyTorch's SyncBatchNorm (see the module documentation). Parameters `weight` (1) and
 /// `bias` (0), buffers `running_mean` (0), `running_var` (1) and `num_batches_tracked`, as
 /// [`BatchNorm2d`]'s.
-#[derive(Debug)]
+#[derive(Debug, Module)]
 pub struct SyncBatchNorm {
     channels: usize,
     config: NormConfig,
     comm: SharedCollective,
+    #[param]
     weight: Var,
+    #[param]
     bias: Var,
+    #[buffer]
     running_mean: Var,
+    #[buffer]
     running_var: Var,
+    #[buffer(int64)]
     num_batches_tracked: Var,
-    flag: TrainFlag,
-    hooks: HookList,
+    core: ModuleCore,
 }
 
 /// Maps a collective failure into the tensor error the forward pass returns.
@@ -108,8 +111,7 @@ impl SyncBatchNorm {
             running_mean: Var::constant(filled(&[channels], 0.0)?),
             running_var: Var::constant(filled(&[channels], 1.0)?),
             num_batches_tracked: Var::constant(filled(&[], 0.0)?),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         })
     }
 
@@ -125,8 +127,7 @@ impl SyncBatchNorm {
             running_mean: bn.running_mean().clone(),
             running_var: bn.running_var().clone(),
             num_batches_tracked: bn.num_batches_tracked().clone(),
-            flag: TrainFlag::default(),
-            hooks: HookList::default(),
+            core: ModuleCore::default(),
         };
         layer.set_training(bn.is_training());
         layer
@@ -266,29 +267,7 @@ impl SyncBatchNorm {
     }
 }
 
-impl Module for SyncBatchNorm {
-    fn type_name(&self) -> &'static str {
-        Self::NAME
-    }
-    fn local_parameters(&self) -> Vec<Named<'_>> {
-        vec![("weight", &self.weight), ("bias", &self.bias)]
-    }
-    fn local_buffers(&self) -> Vec<Named<'_>> {
-        vec![
-            ("running_mean", &self.running_mean),
-            ("running_var", &self.running_var),
-            ("num_batches_tracked", &self.num_batches_tracked),
-        ]
-    }
-    fn train_flag(&self) -> &TrainFlag {
-        &self.flag
-    }
-    fn hooks(&self) -> &HookList {
-        &self.hooks
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
+impl Forward for SyncBatchNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         let shape = check_input(Self::NAME, x, Some(self.channels))?;
         let eps = self.config.eps;
