@@ -1,5 +1,6 @@
 //! `train`: trains the lesson's CNN once and writes a report.
 
+use std::error::Error;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -12,7 +13,7 @@ use tensor::Device;
 
 use crate::session::{
     execute_on, find_lr, launch, load_splits, utc_stamp, Launch, LrChoice, NormChoice, Parallel,
-    RunConfig,
+    RunConfig, RunResult,
 };
 use crate::CmdResult;
 
@@ -189,6 +190,36 @@ pub fn train(args: &TrainArgs) -> CmdResult {
     if par.world() > 1 && args.lr_find {
         return Err("invalid --lr-find: the LR finder runs in one process (drop --ranks)".into());
     }
+    let result = match run_rank(args, &cfg, &par) {
+        Ok(Some(result)) => result,
+        Ok(None) => return Ok(()),
+        Err(e) if par.world() > 1 => abort_job(&par, e.as_ref()),
+        Err(e) => return Err(e),
+    };
+    let who = if par.world() > 1 {
+        format!("rank {} of {}: ", par.comm.rank(), par.world())
+    } else {
+        String::new()
+    };
+    if let Some(stop) = &result.stopped_by {
+        return Err(format!("{who}{stop}").into());
+    }
+    if let Some(d) = &result.diagnosis {
+        if matches!(result.outcome, FitOutcome::Cancelled { .. }) {
+            return Err(format!("{who}training stopped: {d}").into());
+        }
+        println!("note: {d}");
+    }
+    Ok(())
+}
+
+/// Loads the data and trains this rank (or runs the LR finder: `None`), printing rank 0's
+/// lines.
+fn run_rank(
+    args: &TrainArgs,
+    cfg: &RunConfig,
+    par: &Parallel,
+) -> Result<Option<RunResult>, Box<dyn Error>> {
     let (source, splits) = load_splits(args.data.as_deref())?;
     let root = par.is_root();
     let norm = if par.sync_batch {
@@ -215,7 +246,7 @@ pub fn train(args: &TrainArgs) -> CmdResult {
     }
     let out = cfg.out.clone().unwrap_or_default();
     if args.lr_find {
-        let (result, plot) = find_lr(&cfg, &splits)?;
+        let (result, plot) = find_lr(cfg, &splits)?;
         println!("LR finder: {} steps", result.lrs.len());
         if let Some(lr) = result.suggestion() {
             println!("suggested lr (lowest loss / 10): {lr:.4}");
@@ -223,9 +254,9 @@ pub fn train(args: &TrainArgs) -> CmdResult {
         if let Some(p) = plot {
             println!("plot: {}", p.display());
         }
-        return Ok(());
+        return Ok(None);
     }
-    let result = execute_on(&cfg, &splits, &par)?;
+    let result = execute_on(cfg, &splits, par)?;
     let epochs = result.epochs.len().max(1) as f64;
     let per_epoch: f64 = result.epochs.iter().map(|e| e.seconds).sum::<f64>() / epochs;
     if root {
@@ -236,11 +267,18 @@ pub fn train(args: &TrainArgs) -> CmdResult {
             out.display()
         );
     }
-    if let Some(d) = &result.diagnosis {
-        if matches!(result.outcome, FitOutcome::Cancelled { .. }) {
-            return Err(format!("training stopped: {d}").into());
-        }
-        println!("note: {d}");
-    }
-    Ok(())
+    Ok(Some(result))
+}
+
+/// Ends the whole MPI job after an error on this rank: the other ranks would wait for it in
+/// their next collective call for ever, so `MPI_Abort` ends them (and `mpirun` exits
+/// non-zero, naming this rank).
+fn abort_job(par: &Parallel, e: &dyn Error) -> ! {
+    let message = e.to_string().replace(['\n', '\r'], " ");
+    eprintln!(
+        "error: rank {} of {}: {message}; aborting the MPI job so that no rank waits for this one",
+        par.comm.rank(),
+        par.world()
+    );
+    par.comm.abort(1)
 }

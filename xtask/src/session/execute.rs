@@ -13,7 +13,7 @@ use learner::callbacks::{
 };
 use learner::checkpoint::{checkpoint_dir, load_checkpoint, write_atomic};
 use learner::data::mnist_bunch;
-use learner::distributed::{DataParallel, DistributedSampler};
+use learner::distributed::{DataParallel, DistributedSampler, RemoteStop, StopVote};
 use learner::{Callback, FitOutcome, Learner, LearnerError, Runner};
 use mnist_data::MnistSplits;
 use schedule::Schedule;
@@ -29,6 +29,8 @@ pub struct RunResult {
     pub outcome: FitOutcome,
     /// The first NaN/infinity found, if any.
     pub diagnosis: Option<Diagnosis>,
+    /// Set when this rank stopped because other ranks did (data-parallel runs).
+    pub stopped_by: Option<RemoteStop>,
     /// Files written into the report directory.
     pub files: Vec<PathBuf>,
     /// Wall-clock seconds of `fit`.
@@ -96,6 +98,7 @@ pub fn execute_on(
     if par.world() > 1 {
         avg = avg.with_collective(par.comm.clone());
         cbs.push(Box::new(DataParallel::new(par.comm.clone())));
+        cbs.push(Box::new(StopVote::new(par.comm.clone())));
     }
     cbs.extend([
         Box::new(DeviceCallback::new(cfg.device)) as Box<dyn Callback>,
@@ -178,6 +181,7 @@ pub fn execute_on(
         diagnosis: runner
             .callback::<NonFiniteGuard>()
             .and_then(|g| g.diagnosis().cloned()),
+        stopped_by: runner.callback::<StopVote>().and_then(|v| v.stopped_by()),
         files,
         seconds,
         steps_per_epoch,

@@ -22,10 +22,12 @@ pub fn build_model(norm: NormChoice, seed: u64) -> tensor::Result<Box<dyn Module
     build_model_with(&factory, seed)
 }
 
-/// [`build_model`] with SyncBatchNorm over `comm` after each convolution (the same
-/// initialisation as with BatchNorm2d: the norms draw nothing).
+/// [`build_model`] with BatchNorm2d, then every BatchNorm2d made a SyncBatchNorm over `comm`
+/// (`norms::convert_sync_batchnorm`, as PyTorch users do): the same initialisation and state
+/// dict as with BatchNorm2d.
 pub fn build_sync_model(comm: Rc<dyn Collective>, seed: u64) -> tensor::Result<Box<dyn Module>> {
-    build_model_with(&norms::SyncBatchNorm::factory(comm), seed)
+    let model = build_model(NormChoice(Some(norms::NormKind::Batch)), seed)?;
+    Ok(norms::convert_sync_batchnorm(model, &comm))
 }
 
 fn build_model_with(factory: &NormFactory, seed: u64) -> tensor::Result<Box<dyn Module>> {

@@ -89,7 +89,9 @@ pub fn local_bs(bs: usize, ranks: usize) -> Result<usize, String> {
 pub enum Launch {
     /// Train here, in this world.
     Here(Rc<dyn Collective>),
-    /// `mpirun` ran the ranks and ended with this status.
+    /// `mpirun` ran the ranks and ended with this status (only builds with the `mpi`
+    /// feature start `mpirun`).
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     Launched(std::process::ExitStatus),
 }
 

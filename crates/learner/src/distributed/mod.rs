@@ -20,6 +20,10 @@
 //!    only; checkpoints are written atomically); a resumed run loads the checkpoint on every
 //!    rank and must use the same world size (the sharding depends on it).
 //!
+//! 6. A rank that stops (a NaN in its share, a cancelling callback) stops every rank after
+//!    the same batch ([`StopVote`]); a rank that fails with an error must end the job (MPI's
+//!    abort, [`collective::Collective::abort`]) so that no rank waits for it.
+//!
 //! [`DataParallel`] is the callback doing 2 and 3. Norm layers whose statistics must span
 //! the ranks (SyncBatchNorm) take the same communicator.
 
@@ -28,8 +32,10 @@ mod buckets;
 mod callback;
 mod flat;
 mod sampler;
+mod stop;
 
 pub use broadcast::{broadcast_module, broadcast_vars};
 pub use buckets::{GradBuckets, DEFAULT_BUCKET_ELEMENTS};
 pub use callback::DataParallel;
 pub use sampler::DistributedSampler;
+pub use stop::{RemoteStop, StopVote};
