@@ -35,6 +35,7 @@ pub mod init;
 mod lambda;
 mod linear;
 mod model;
+mod npz_state;
 pub mod module;
 mod module_core;
 mod pool;
@@ -56,6 +57,7 @@ pub use lambda::{Lambda, LambdaFn};
 /// `#[derive(Module)]`: see the [`layers_derive`] crate for the attributes.
 pub use layers_derive::Module;
 pub use linear::Linear;
+pub use npz_state::{load_npz, save_npz};
 pub use model::{cnn_model, conv_layer, get_cnn_model, NormFactory, NormFn};
 pub use module::{AsAny, Module, ModuleExt, Named, TrainFlag};
 pub use module_core::ModuleCore;

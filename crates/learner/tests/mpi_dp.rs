@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use collective::{Collective, MpiCollective, SingleProcess};
 use layers::{get_cnn_model, init_cnn, ModuleExt};
 use learner::callbacks::{mnist_view, BatchTransformX};
-use learner::distributed::{DataParallel, DistributedSampler};
-use learner::{Callback, CbResult, Ctx, DataBunch, DataLoader, Dataset, Flow, Learner, Runner};
+use learner::distributed::DataParallel;
+use learner::{
+    Callback, CbResult, Ctx, DataBunch, DataLoader, Flow, Learner, Runner, TensorDataset,
+};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{DType, Device, Tensor};
@@ -43,7 +45,7 @@ fn pixel(i: usize, k: usize) -> f64 {
 
 /// `n` MNIST-shaped samples (`[n, 784]`, standardised roughly) with labels `i % 10`, whose
 /// pixels lean towards their label so the loss falls.
-fn dataset(n: usize, dtype: DType) -> Dataset {
+fn dataset(n: usize, dtype: DType) -> TensorDataset {
     let x: Vec<f64> = (0..n * 784)
         .map(|k| {
             let (i, p) = (k / 784, k % 784);
@@ -54,7 +56,7 @@ fn dataset(n: usize, dtype: DType) -> Dataset {
     let y: Vec<f64> = (0..n).map(|i| (i % 10) as f64).collect();
     let x = Tensor::from_vec(x, &[n, 784], Device::Cpu).unwrap();
     let y = Tensor::from_vec(y, &[n], Device::Cpu).unwrap();
-    Dataset::new(x.to_dtype(dtype).unwrap(), y.to_dtype(dtype).unwrap()).unwrap()
+    TensorDataset::new(x.to_dtype(dtype).unwrap(), y.to_dtype(dtype).unwrap()).unwrap()
 }
 
 /// The training loss of every step, as this rank computed it.
@@ -78,15 +80,16 @@ impl Callback for Losses {
 fn train(comm: Rc<dyn Collective>, sync: bool, dtype: DType) -> Vec<f64> {
     let (w, r) = (comm.world_size(), comm.rank());
     let bs = GLOBAL_BS / w;
-    let shard = DistributedSampler::new(r, w).unwrap();
     let train = DataLoader::new(dataset(GLOBAL_BS * STEPS, dtype), bs, true, SEED)
         .unwrap()
         .with_max_batches(Some(STEPS))
         .unwrap()
-        .with_shard(shard);
+        .distributed(r, w)
+        .unwrap();
     let valid = DataLoader::new(dataset(4 * w, dtype), 2 * bs, false, SEED)
         .unwrap()
-        .with_shard(shard);
+        .distributed(r, w)
+        .unwrap();
     let data = DataBunch::new(train, valid, 10);
     let mut rng = StdRng::seed_from_u64(SEED);
     let norm = if sync {

@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 use collective::{Collective, MpiCollective};
 use layers::{get_cnn_model, init_cnn, ModuleExt};
 use learner::callbacks::{mnist_view, BatchTransformX, GuardMode, NonFiniteGuard};
-use learner::distributed::{DataParallel, DistributedSampler, StopVote};
+use learner::distributed::{DataParallel, StopVote};
 use learner::{
-    Callback, CbResult, Ctx, DataBunch, DataLoader, Dataset, FitOutcome, Flow, Learner, Runner,
+    Callback, CbResult, Ctx, DataBunch, DataLoader, FitOutcome, Flow, Learner, Runner,
+    TensorDataset,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -37,14 +38,14 @@ const AT: usize = 3;
 const POISONED_RANK: usize = 1;
 
 /// `n` MNIST-shaped samples with values from a fixed pattern and labels `i % 10`.
-fn dataset(n: usize) -> Dataset {
+fn dataset(n: usize) -> TensorDataset {
     let x: Vec<f64> = (0..n * 784)
         .map(|k| (((k * 7919) % 1000) as f64 / 1000.0 - 0.5) * 2.0)
         .collect();
     let y: Vec<f64> = (0..n).map(|i| (i % 10) as f64).collect();
     let x = Tensor::from_vec(x, &[n, 784], Device::Cpu).unwrap();
     let y = Tensor::from_vec(y, &[n], Device::Cpu).unwrap();
-    Dataset::new(x, y).unwrap()
+    TensorDataset::new(x, y).unwrap()
 }
 
 /// Replaces training batch `AT`'s input with NaNs on the rank that holds it.
@@ -75,13 +76,14 @@ fn rank_program() {
     };
     let comm: Rc<dyn Collective> = Rc::new(MpiCollective::init().unwrap());
     let (w, r) = (comm.world_size(), comm.rank());
-    let shard = DistributedSampler::new(r, w).unwrap();
     let train = DataLoader::new(dataset(GLOBAL_BS * STEPS), GLOBAL_BS / w, true, 1)
         .unwrap()
-        .with_shard(shard);
+        .distributed(r, w)
+        .unwrap();
     let valid = DataLoader::new(dataset(4 * w), GLOBAL_BS / w, false, 1)
         .unwrap()
-        .with_shard(shard);
+        .distributed(r, w)
+        .unwrap();
     let norm = match mode.as_str() {
         "batch" | "all" => norms::NormKind::Batch.factory(),
         "sync" => norms::SyncBatchNorm::factory(comm.clone()),

@@ -13,7 +13,7 @@ use learner::callbacks::{
 };
 use learner::checkpoint::{checkpoint_dir, load_checkpoint, write_atomic};
 use learner::data::mnist_bunch;
-use learner::distributed::{DataParallel, DistributedSampler, RemoteStop, StopVote};
+use learner::distributed::{DataParallel, RemoteStop, StopVote};
 use learner::{Callback, FitOutcome, Learner, LearnerError, Runner};
 use mnist_data::MnistSplits;
 use schedule::Schedule;
@@ -58,9 +58,9 @@ pub fn make_learner_on(
     let mut data = mnist_bunch(splits, bs, cfg.seed, cfg.device)?;
     data.train = data.train.with_max_batches(cfg.max_steps)?;
     if par.world() > 1 {
-        let shard = DistributedSampler::new(par.comm.rank(), par.world())?;
-        data.train = data.train.with_shard(shard);
-        data.valid = data.valid.with_shard(shard);
+        let (rank, world) = (par.comm.rank(), par.world());
+        data.train = data.train.distributed(rank, world)?;
+        data.valid = data.valid.distributed(rank, world)?;
     }
     let model = if par.sync_batch {
         build_sync_model(par.comm.clone(), cfg.seed)?

@@ -18,7 +18,7 @@
 //! zeros there; after the average every parameter has a gradient. With one rank nothing is
 //! done: gradients stay bit for bit what the backward pass left.
 //!
-//! [`DistributedSampler`]: crate::distributed::DistributedSampler
+//! [`DistributedSampler`]: crate::data::DistributedSampler
 
 use autograd::Var;
 use collective::Collective;

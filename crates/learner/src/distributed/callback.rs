@@ -17,7 +17,7 @@ use crate::runner::{Callback, CbResult, Ctx, Flow};
 ///   [`GradBuckets`]), before any other callback or the optimiser sees it.
 ///
 /// Each rank must run the same steps on its own share of the data (a loader with a
-/// [`DistributedSampler`](crate::distributed::DistributedSampler) and the local batch size)
+/// [`DistributedSampler`](crate::data::DistributedSampler) and the local batch size)
 /// and reduce its epoch figures ([`AvgStats::with_collective`](crate::callbacks::AvgStats::with_collective)).
 /// Order -20: before every other callback.
 pub struct DataParallel {

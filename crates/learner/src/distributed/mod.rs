@@ -5,10 +5,10 @@
 //! What each rank does, and why the ranks stay identical:
 //!
 //! 1. Every rank draws the same seeded permutation and trains on its strided share
-//!    ([`DistributedSampler`], plugged into the loader with
-//!    [`DataLoader::with_shard`](crate::DataLoader::with_shard)), at the local batch size
-//!    `B / w` for a global batch `B`: local batch `i` of all ranks together is global batch
-//!    `i` of one process at batch size `B`.
+//!    ([`DistributedSampler`](crate::data::DistributedSampler), put behind a loader's
+//!    sampler with [`DataLoader::distributed`](crate::DataLoader::distributed)), at the
+//!    local batch size `B / w` for a global batch `B`: local batch `i` of all ranks
+//!    together is global batch `i` of one process at batch size `B`.
 //! 2. At the start of `fit`, rank 0's parameters and buffers are broadcast
 //!    ([`broadcast_module`]).
 //! 3. After each backward pass, gradients are averaged over the ranks in a few large
@@ -31,11 +31,9 @@ mod broadcast;
 mod buckets;
 mod callback;
 mod flat;
-mod sampler;
 mod stop;
 
 pub use broadcast::{broadcast_module, broadcast_vars};
 pub use buckets::{GradBuckets, DEFAULT_BUCKET_ELEMENTS};
 pub use callback::DataParallel;
-pub use sampler::DistributedSampler;
 pub use stop::{RemoteStop, StopVote};

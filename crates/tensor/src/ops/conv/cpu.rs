@@ -1807,7 +1807,7 @@ mod backend_impl {
                     });
                     let mut y = vec![0f32; g.output_len()];
                     cpu::forward(g, x, w, b, &mut y);
-                    CpuStorage::F32(y)
+                    CpuStorage::F32(y.into())
                 }
                 HostPair::F64(x, w) => {
                     let b = bias.map(|b| match b {
@@ -1816,7 +1816,7 @@ mod backend_impl {
                     });
                     let mut y = vec![0f64; g.output_len()];
                     cpu::forward(g, x, w, b, &mut y);
-                    CpuStorage::F64(y)
+                    CpuStorage::F64(y.into())
                 }
             };
             Ok(Tensor::from_cpu_storage(
@@ -1835,12 +1835,12 @@ mod backend_impl {
                 HostPair::F32(dy, w) => {
                     let mut dx = vec![0f32; g.input_len()];
                     cpu::backward_input(g, dy, w, &mut dx);
-                    CpuStorage::F32(dx)
+                    CpuStorage::F32(dx.into())
                 }
                 HostPair::F64(dy, w) => {
                     let mut dx = vec![0f64; g.input_len()];
                     cpu::backward_input(g, dy, w, &mut dx);
-                    CpuStorage::F64(dx)
+                    CpuStorage::F64(dx.into())
                 }
             };
             Ok(Tensor::from_cpu_storage(
@@ -1859,12 +1859,12 @@ mod backend_impl {
                 HostPair::F32(dy, x) => {
                     let mut dw = vec![0f32; g.weight_len()];
                     cpu::backward_weight(g, dy, x, &mut dw);
-                    CpuStorage::F32(dw)
+                    CpuStorage::F32(dw.into())
                 }
                 HostPair::F64(dy, x) => {
                     let mut dw = vec![0f64; g.weight_len()];
                     cpu::backward_weight(g, dy, x, &mut dw);
-                    CpuStorage::F64(dw)
+                    CpuStorage::F64(dw.into())
                 }
             };
             Ok(Tensor::from_cpu_storage(
@@ -1878,12 +1878,12 @@ mod backend_impl {
                 CpuStorage::F32(dy) => {
                     let mut db = vec![0f32; g.c_out];
                     cpu::backward_bias(g, dy, &mut db);
-                    CpuStorage::F32(db)
+                    CpuStorage::F32(db.into())
                 }
                 CpuStorage::F64(dy) => {
                     let mut db = vec![0f64; g.c_out];
                     cpu::backward_bias(g, dy, &mut db);
-                    CpuStorage::F64(db)
+                    CpuStorage::F64(db.into())
                 }
             };
             Ok(Tensor::from_cpu_storage(storage, vec![g.c_out]))
