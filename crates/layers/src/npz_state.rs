@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use tensor::npy::{self, NpyArray, NpzItem};
 use tensor::ndarray::ArrayD;
+use tensor::npy::{self, NpyArray, NpzItem};
 use tensor::{Device, Tensor};
 
 use crate::error::LayersError;
@@ -20,7 +20,11 @@ fn corrupt(e: impl std::fmt::Display) -> LayersError {
 }
 
 /// Writes `sd` to `path` as an `.npz` (deflated when `compressed`), atomically.
-pub fn save_npz(path: impl AsRef<Path>, sd: &StateDict, compressed: bool) -> Result<(), LayersError> {
+pub fn save_npz(
+    path: impl AsRef<Path>,
+    sd: &StateDict,
+    compressed: bool,
+) -> Result<(), LayersError> {
     // Int64 entries become int64 arrays; they are checked to be exact integers first.
     let mut ints = Vec::new();
     for (name, entry) in sd.entries() {

@@ -54,7 +54,10 @@ fn non_integer_counters_and_bad_archives_are_errors() {
         },
     );
     let p = dir.path().join("bad.npz");
-    assert!(matches!(save_npz(&p, &sd, false), Err(LayersError::NotAnInteger { .. })));
+    assert!(matches!(
+        save_npz(&p, &sd, false),
+        Err(LayersError::NotAnInteger { .. })
+    ));
     assert!(!p.exists(), "nothing written on a refused save");
     std::fs::write(&p, b"PK\x03\x04 not really a zip").unwrap();
     let err = load_npz(&p).unwrap_err().to_string();

@@ -11,7 +11,9 @@
 //!   The element type must be the tensor's and the tensor must be in host memory,
 //!   otherwise the result is a typed [`TensorError`].
 
-use ndarray::{ArcArray, Array, Array1, ArrayBase, ArrayD, ArrayViewD, DataOwned, Dimension, IxDyn};
+use ndarray::{
+    ArcArray, Array, Array1, ArrayBase, ArrayD, ArrayViewD, DataOwned, Dimension, IxDyn,
+};
 
 use crate::storage::{CpuArray, Element, Storage};
 use crate::{Result, Tensor, TensorError};
@@ -60,11 +62,9 @@ impl Tensor {
     /// Errors as for [`Tensor::to_ndarray`].
     pub fn ndarray_view<T: Element>(&self) -> Result<ArrayViewD<'_, T>> {
         let slice = self.host_array::<T>("ndarray_view")?.as_slice();
-        ArrayViewD::from_shape(IxDyn(self.shape()), slice).map_err(|e| {
-            TensorError::InvalidShape {
-                op: "ndarray_view",
-                reason: e.to_string(),
-            }
+        ArrayViewD::from_shape(IxDyn(self.shape()), slice).map_err(|e| TensorError::InvalidShape {
+            op: "ndarray_view",
+            reason: e.to_string(),
         })
     }
 

@@ -71,7 +71,9 @@ impl<T> Deref for CpuArray<T> {
     #[inline]
     fn deref(&self) -> &[T] {
         // Invariant: every constructor leaves the array in standard layout.
-        self.0.as_slice().expect("CpuArray is contiguous by construction")
+        self.0
+            .as_slice()
+            .expect("CpuArray is contiguous by construction")
     }
 }
 
@@ -268,12 +270,8 @@ impl Storage {
 macro_rules! map_cpu {
     ($s:expr, $x:ident => $e:expr) => {
         match $s {
-            $crate::CpuStorage::F32($x) => {
-                $crate::CpuStorage::F32(::core::convert::From::from($e))
-            }
-            $crate::CpuStorage::F64($x) => {
-                $crate::CpuStorage::F64(::core::convert::From::from($e))
-            }
+            $crate::CpuStorage::F32($x) => $crate::CpuStorage::F32(::core::convert::From::from($e)),
+            $crate::CpuStorage::F64($x) => $crate::CpuStorage::F64(::core::convert::From::from($e)),
         }
     };
 }

@@ -62,7 +62,10 @@ fn shared_arrays_are_shared_not_copied() {
     let mut t = t;
     let out = t.to_ndarray::<f32>().unwrap();
     t.fill_(0.5).unwrap();
-    assert_eq!(out.iter().copied().collect::<Vec<_>>(), [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(
+        out.iter().copied().collect::<Vec<_>>(),
+        [1.0, 2.0, 3.0, 4.0]
+    );
     assert_eq!(t.to_vec::<f32>().unwrap(), [0.5; 4]);
 }
 
@@ -87,8 +90,8 @@ fn non_standard_layouts_copy_once_into_row_major() {
     assert_eq!(t.shape(), &[2, 2]);
     assert_eq!(t.to_vec::<f32>().unwrap(), [1.0, 3.0, 4.0, 6.0]);
     // Bit-exact back: special values survive.
-    let sp = Array2::from_shape_vec((2, 2).f(), vec![f64::NAN, -0.0, f64::INFINITY, 5e-324])
-        .unwrap();
+    let sp =
+        Array2::from_shape_vec((2, 2).f(), vec![f64::NAN, -0.0, f64::INFINITY, 5e-324]).unwrap();
     let back = Tensor::from(sp).into_ndarray::<f64>().unwrap();
     let bits: Vec<u64> = back.iter().map(|v| v.to_bits()).collect();
     let want: Vec<u64> = [f64::NAN, f64::INFINITY, -0.0, 5e-324]

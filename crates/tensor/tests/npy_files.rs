@@ -53,7 +53,10 @@ fn scalars_vectors_special_values_and_empty_arrays() {
     let t = Tensor::read_npy(fixture("f64_0d.npy")).unwrap();
     assert_eq!((t.rank(), t.to_scalar().unwrap()), (0, 3.25));
     let t = Tensor::read_npy(fixture("f32_0d.npy")).unwrap();
-    assert_eq!((t.rank(), t.dtype(), t.to_scalar().unwrap()), (0, DType::F32, -1.5));
+    assert_eq!(
+        (t.rank(), t.dtype(), t.to_scalar().unwrap()),
+        (0, DType::F32, -1.5)
+    );
     let v = as_f64(&Tensor::read_npy(fixture("f64_1d.npy")).unwrap());
     let want = [0.0, -0.0, 1.0 / 3.0, std::f64::consts::PI, -1e300];
     assert_eq!(
@@ -99,13 +102,19 @@ fn integer_and_bool_files_keep_their_type() {
     }
     match npy::read_npy(fixture("randperm_10_seed0.npy")).unwrap() {
         NpyArray::I64(a) => {
-            assert_eq!(a.iter().copied().collect::<Vec<_>>(), [4, 1, 7, 5, 3, 9, 0, 8, 6, 2])
+            assert_eq!(
+                a.iter().copied().collect::<Vec<_>>(),
+                [4, 1, 7, 5, 3, 9, 0, 8, 6, 2]
+            )
         }
         other => panic!("randperm read as {}", other.dtype_name()),
     }
     // Integers do not silently become float tensors.
     let err = Tensor::read_npy(fixture("i64.npy")).unwrap_err();
-    assert!(matches!(err, NpyError::NotFloat { dtype: "int64", .. }), "{err}");
+    assert!(
+        matches!(err, NpyError::NotFloat { dtype: "int64", .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("i64.npy"), "{err}");
 }
 
@@ -133,7 +142,10 @@ fn npz_plain_and_compressed_hold_the_same_arrays() {
         assert_eq!((e.shape(), e.dtype()), (&[3usize, 2][..], DType::F64));
         assert_eq!(as_f64(&e), grid(6));
         let err = z.get("x_train").unwrap_err().to_string();
-        assert!(err.contains("x_train") && err.contains("a, b, c, d, e"), "{err}");
+        assert!(
+            err.contains("x_train") && err.contains("a, b, c, d, e"),
+            "{err}"
+        );
     }
 }
 
@@ -191,7 +203,11 @@ fn what_we_write_reads_back_identically() {
 fn assert_same(a: &NpyArray, b: &NpyArray, what: &str) {
     assert_eq!(a.shape(), b.shape(), "{what}");
     assert_eq!(a.dtype_name(), b.dtype_name(), "{what}");
-    assert_eq!(a.to_npy_bytes().unwrap(), b.to_npy_bytes().unwrap(), "{what}");
+    assert_eq!(
+        a.to_npy_bytes().unwrap(),
+        b.to_npy_bytes().unwrap(),
+        "{what}"
+    );
 }
 
 #[test]
@@ -203,14 +219,23 @@ fn tensors_and_tensor_archives_round_trip() {
     assert!(Tensor::read_npy(&p).unwrap().bit_eq(&t));
     let u = Tensor::read_npy(fixture("f32_0d.npy")).unwrap();
     let z = dir.path().join("s.npz");
-    npy::write_npz(&z, [("w", NpzItem::from(&t)), ("b", NpzItem::from(&u))], true).unwrap();
+    npy::write_npz(
+        &z,
+        [("w", NpzItem::from(&t)), ("b", NpzItem::from(&u))],
+        true,
+    )
+    .unwrap();
     let back = npy::read_npz(&z).unwrap().into_tensors().unwrap();
     assert_eq!(back[0].0, "w");
     assert!(back[0].1.bit_eq(&t));
     assert_eq!(back[1].0, "b");
     assert!(back[1].1.bit_eq(&u));
-    let err = npy::write_npz(&z, [("w", NpzItem::from(&t)), ("w", NpzItem::from(&u))], false)
-        .unwrap_err();
+    let err = npy::write_npz(
+        &z,
+        [("w", NpzItem::from(&t)), ("w", NpzItem::from(&u))],
+        false,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("given twice"), "{err}");
 }
 

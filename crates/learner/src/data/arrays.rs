@@ -24,7 +24,11 @@ pub const IMAGE_PIXELS: usize = 784;
 impl TensorDataset {
     /// A dataset on `device` from inputs `x` (`[N, ...]`) and class ids `labels` (`N`
     /// of them). On the CPU the inputs are not copied when in standard layout.
-    pub fn from_ndarray<T, S, D>(x: ArrayBase<S, D>, labels: &[usize], device: Device) -> Result<Self>
+    pub fn from_ndarray<T, S, D>(
+        x: ArrayBase<S, D>,
+        labels: &[usize],
+        device: Device,
+    ) -> Result<Self>
     where
         T: Element,
         S: tensor::ndarray::DataOwned<Elem = T>,

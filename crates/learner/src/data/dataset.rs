@@ -54,9 +54,9 @@ pub fn gather_samples<D: Dataset + ?Sized>(ds: &D, indices: &[usize]) -> Result<
     let sample = ds.sample_shape();
     let per: usize = sample.iter().product();
     let n = indices.len();
-    let total = n
-        .checked_mul(per)
-        .ok_or_else(|| LearnerError::Data(format!("a batch of {n} samples of {sample:?} overflows")))?;
+    let total = n.checked_mul(per).ok_or_else(|| {
+        LearnerError::Data(format!("a batch of {n} samples of {sample:?} overflows"))
+    })?;
     let mut x = vec![0f32; total];
     let mut y = Vec::with_capacity(n);
     for (k, &i) in indices.iter().enumerate() {

@@ -48,8 +48,8 @@ pub(crate) fn probe(src: &str, bytes: &[u8]) -> NpyResult<HeaderInfo> {
         .checked_add(len)
         .filter(|&e| e <= bytes.len())
         .ok_or_else(|| bad(src, "the header is truncated"))?;
-    let text = std::str::from_utf8(&bytes[start..end])
-        .map_err(|_| bad(src, "the header is not text"))?;
+    let text =
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| bad(src, "the header is not text"))?;
     let descr = descr_of(text).ok_or_else(|| bad(src, "the header has no string 'descr'"))?;
     let shape = shape_of(text).ok_or_else(|| bad(src, "the header has no valid 'shape'"))?;
     let item = item_size(&descr).ok_or_else(|| NpyError::UnsupportedDType {
@@ -142,14 +142,23 @@ mod tests {
 
     #[test]
     fn reads_descr_and_shape() {
-        let b = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1), }\n", &[0; 8]);
+        let b = npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1), }\n",
+            &[0; 8],
+        );
         let h = probe("t", &b).unwrap();
         assert_eq!(h.descr, "<f4");
         assert_eq!(h.shape, vec![2, 1]);
         assert_eq!(h.data_start, b.len() - 8);
-        let b = npy("{'descr': '|b1', 'fortran_order': False, 'shape': (), }\n", &[1]);
+        let b = npy(
+            "{'descr': '|b1', 'fortran_order': False, 'shape': (), }\n",
+            &[1],
+        );
         assert_eq!(probe("t", &b).unwrap().shape, Vec::<usize>::new());
-        let b = npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }\n", &[0; 24]);
+        let b = npy(
+            "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }\n",
+            &[0; 24],
+        );
         assert_eq!(probe("t", &b).unwrap().shape, vec![3]);
     }
 
@@ -157,7 +166,10 @@ mod tests {
     fn rejects_bad_lengths_and_headers() {
         let h = "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }\n";
         let short = probe("t", &npy(h, &[0; 31])).unwrap_err().to_string();
-        assert!(short.contains("truncated") && short.contains("32 bytes"), "{short}");
+        assert!(
+            short.contains("truncated") && short.contains("32 bytes"),
+            "{short}"
+        );
         let long = probe("t", &npy(h, &[0; 33])).unwrap_err().to_string();
         assert!(long.contains("1 bytes follow"), "{long}");
         let huge = "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999,), }\n";

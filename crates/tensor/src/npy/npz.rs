@@ -103,7 +103,8 @@ pub fn read_npz_bytes(src: &str, bytes: &[u8]) -> NpyResult<Npz> {
         src: src.to_string(),
         reason,
     };
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| archive_err(e.to_string()))?;
+    let mut zip =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| archive_err(e.to_string()))?;
     let mut entries = Vec::with_capacity(zip.len());
     for i in 0..zip.len() {
         let mut member = zip.by_index(i).map_err(|e| archive_err(e.to_string()))?;

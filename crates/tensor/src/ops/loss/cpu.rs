@@ -130,7 +130,9 @@ impl LossOps for CpuBackend {
         let c = logits.shape()[1];
         let g = dloss.to_scalar()?;
         let storage = match host_pair("cross_entropy_backward", logits, targets)? {
-            HostPair::F32(z, t) => CpuStorage::F32(cross_entropy_backward_rows(z, t, c, g as f32)?.into()),
+            HostPair::F32(z, t) => {
+                CpuStorage::F32(cross_entropy_backward_rows(z, t, c, g as f32)?.into())
+            }
             HostPair::F64(z, t) => CpuStorage::F64(cross_entropy_backward_rows(z, t, c, g)?.into()),
         };
         Ok(Tensor::from_cpu_storage(storage, logits.shape().to_vec()))
