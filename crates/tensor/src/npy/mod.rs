@@ -12,7 +12,6 @@
 //! huge allocation. Fortran-order and big-endian files read as the same logical array.
 //! Writing goes through a temporary file and a rename: a failed write leaves no file.
 
-mod atomic;
 mod error;
 mod header;
 mod npz;
@@ -163,7 +162,7 @@ fn view<T: crate::Element>(t: &Tensor) -> NpyResult<ArrayViewD<'_, T>> {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> NpyResult<()> {
-    atomic::write_atomic(path, bytes).map_err(|source| NpyError::Io {
+    atomic_file::write_atomic(path, bytes).map_err(|source| NpyError::Io {
         src: path.display().to_string(),
         source,
     })
