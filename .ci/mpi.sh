@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# MPI tests of the collective crate: installs Open MPI (and libclang for the MPI bindings'
-# bindgen) from the distribution's packages when missing, then runs the crate's tests with the
-# `mpi` feature, which start jobs of 2 and 4 ranks under mpirun. Called by .ci/run.
+# MPI tests: installs Open MPI (and libclang for the MPI bindings' bindgen) from the
+# distribution's packages when missing, then runs, with the `mpi` feature, the tests that start
+# jobs of 2 and 4 ranks under mpirun: the collective crate's, SyncBatchNorm against BatchNorm2d
+# (norms), data-parallel training against one process (learner) and `xtask train --ranks`
+# with a rank killed mid-epoch and resumed (xtask). Called by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,10 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
-echo "== collective over MPI"
 mpirun --version | head -n 1
-cargo test -p collective --features mpi
+for crate in collective norms learner xtask; do
+    echo "== $crate over MPI"
+    start=$(date +%s)
+    cargo test -p "$crate" --features mpi
+    echo "== $crate over MPI: $(($(date +%s) - start)) s"
+done

@@ -44,6 +44,18 @@ pub struct LessonArgs {
     /// The results page [default: docs/results.md in the workspace].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Run a study instead of the table: `dp-small-batch` (4 MPI ranks x 2 samples:
+    /// BatchNorm2d vs SyncBatchNorm vs GroupNorm, 3 seeds, one epoch or --max-steps; needs
+    /// the `mpi` feature), written into its own section of the results page.
+    #[arg(long, value_enum, value_name = "STUDY")]
+    pub study: Option<Study>,
+}
+
+/// The studies of `lesson --study`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Study {
+    /// Data-parallel small batches (see `study_ranks`).
+    DpSmallBatch,
 }
 
 /// One finished row.
@@ -84,6 +96,9 @@ pub fn lesson(args: &LessonArgs) -> CmdResult {
         .results
         .clone()
         .unwrap_or_else(|| root.join("docs").join("results.md"));
+    if args.study == Some(Study::DpSmallBatch) {
+        return crate::study_ranks::run(args.data.as_deref(), args.max_steps, &out, &results);
+    }
     let (source, splits) = load_splits(args.data.as_deref())?;
     let selected: Vec<LessonRun> = all
         .into_iter()

@@ -1,5 +1,6 @@
 //! `train`: trains the lesson's CNN once and writes a report.
 
+use std::error::Error;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -10,7 +11,10 @@ use norms::NormKind;
 use schedule::DynSchedule;
 use tensor::Device;
 
-use crate::session::{execute, find_lr, load_splits, utc_stamp, LrChoice, NormChoice, RunConfig};
+use crate::session::{
+    execute_on, find_lr, launch, load_splits, utc_stamp, Launch, LrChoice, NormChoice, Parallel,
+    RunConfig, RunResult,
+};
 use crate::CmdResult;
 
 /// The schedule used when neither `--lr` nor `--sched` is given: one cycle from 0.2 up to
@@ -27,6 +31,9 @@ pub enum NormArg {
     BatchLesson,
     /// PyTorch's BatchNorm2d.
     Batch,
+    /// PyTorch's SyncBatchNorm: BatchNorm2d with statistics over every rank's share of the
+    /// batch (exactly BatchNorm2d on one rank).
+    SyncBatch,
     /// The lesson's LayerNorm.
     Layer,
     /// The lesson's InstanceNorm (eps 1.0).
@@ -43,7 +50,7 @@ impl NormArg {
         let name = match self {
             NormArg::None => return Ok(NormChoice(None)),
             NormArg::BatchLesson => "batch-lesson".to_string(),
-            NormArg::Batch => "batch".to_string(),
+            NormArg::Batch | NormArg::SyncBatch => "batch".to_string(),
             NormArg::Layer => "layer".to_string(),
             NormArg::Instance => "instance".to_string(),
             NormArg::Group => format!("group:{groups}"),
@@ -79,9 +86,15 @@ pub struct TrainArgs {
     /// Groups of `--norm group` (must divide every layer width: 8, 16, 32, 64).
     #[arg(long, default_value_t = NormKind::DEFAULT_GROUPS, value_name = "N")]
     pub groups: usize,
-    /// Training batch size (validation uses twice as much).
+    /// Training batch size (validation uses twice as much); with several ranks the global
+    /// batch, of which each rank takes bs / ranks.
     #[arg(long, default_value_t = 512)]
     pub bs: usize,
+    /// Train data-parallel on N MPI ranks of this machine (starts `mpirun -np N` on this
+    /// program; needs a build with the `mpi` feature: `cargo xtask-mpi train --ranks N`).
+    /// Under `mpirun` the job's size is used and --ranks may be left out.
+    #[arg(long, value_name = "N")]
+    pub ranks: Option<usize>,
     /// Constant learning rate (instead of the default schedule).
     #[arg(long, conflicts_with = "sched", allow_negative_numbers = true)]
     pub lr: Option<f64>,
@@ -162,21 +175,80 @@ impl TrainArgs {
 pub fn train(args: &TrainArgs) -> CmdResult {
     let cfg = args.config()?;
     crate::session::check_device(cfg.device)?;
+    let comm = match launch(args.ranks, cfg.bs)? {
+        Launch::Launched(status) if status.success() => return Ok(()),
+        Launch::Launched(status) => {
+            return Err(format!(
+                "the MPI job failed (mpirun: {status}); see the ranks' messages above"
+            )
+            .into())
+        }
+        Launch::Here(comm) => comm,
+    };
+    let par = Parallel {
+        comm,
+        sync_batch: args.norm == NormArg::SyncBatch,
+    };
+    if par.world() > 1 && args.lr_find {
+        return Err("invalid --lr-find: the LR finder runs in one process (drop --ranks)".into());
+    }
+    let result = match run_rank(args, &cfg, &par) {
+        Ok(Some(result)) => result,
+        Ok(None) => return Ok(()),
+        Err(e) if par.world() > 1 => abort_job(&par, e.as_ref()),
+        Err(e) => return Err(e),
+    };
+    let who = if par.world() > 1 {
+        format!("rank {} of {}: ", par.comm.rank(), par.world())
+    } else {
+        String::new()
+    };
+    if let Some(stop) = &result.stopped_by {
+        return Err(format!("{who}{stop}").into());
+    }
+    if let Some(d) = &result.diagnosis {
+        if matches!(result.outcome, FitOutcome::Cancelled { .. }) {
+            return Err(format!("{who}training stopped: {d}").into());
+        }
+        println!("note: {d}");
+    }
+    Ok(())
+}
+
+/// Loads the data and trains this rank (or runs the LR finder: `None`), printing rank 0's
+/// lines.
+fn run_rank(
+    args: &TrainArgs,
+    cfg: &RunConfig,
+    par: &Parallel,
+) -> Result<Option<RunResult>, Box<dyn Error>> {
     let (source, splits) = load_splits(args.data.as_deref())?;
-    println!(
-        "data: {source} ({} train / {} valid); norm {}, bs {}, {}, {} epochs, seed {}, {}",
+    let root = par.is_root();
+    let norm = if par.sync_batch {
+        "sync-batch".to_string()
+    } else {
+        cfg.norm.to_string()
+    };
+    let ranks = if par.world() > 1 {
+        format!(", {} ranks x bs {}", par.world(), cfg.bs / par.world())
+    } else {
+        String::new()
+    };
+    if root {
+        println!(
+        "data: {source} ({} train / {} valid); norm {norm}, bs {}{ranks}, {}, {} epochs, seed {}, {}",
         splits.train.len(),
         splits.valid.len(),
-        cfg.norm,
         cfg.bs,
         cfg.lr,
         cfg.epochs,
         cfg.seed,
         cfg.device
     );
+    }
     let out = cfg.out.clone().unwrap_or_default();
     if args.lr_find {
-        let (result, plot) = find_lr(&cfg, &splits)?;
+        let (result, plot) = find_lr(cfg, &splits)?;
         println!("LR finder: {} steps", result.lrs.len());
         if let Some(lr) = result.suggestion() {
             println!("suggested lr (lowest loss / 10): {lr:.4}");
@@ -184,22 +256,31 @@ pub fn train(args: &TrainArgs) -> CmdResult {
         if let Some(p) = plot {
             println!("plot: {}", p.display());
         }
-        return Ok(());
+        return Ok(None);
     }
-    let result = execute(&cfg, &splits)?;
+    let result = execute_on(cfg, &splits, par)?;
     let epochs = result.epochs.len().max(1) as f64;
     let per_epoch: f64 = result.epochs.iter().map(|e| e.seconds).sum::<f64>() / epochs;
-    println!(
-        "{:.1} s in total, {per_epoch:.2} s per epoch ({} training steps each); report in {}",
-        result.seconds,
-        result.steps_per_epoch,
-        out.display()
-    );
-    if let Some(d) = &result.diagnosis {
-        if matches!(result.outcome, FitOutcome::Cancelled { .. }) {
-            return Err(format!("training stopped: {d}").into());
-        }
-        println!("note: {d}");
+    if root {
+        println!(
+            "{:.1} s in total, {per_epoch:.2} s per epoch ({} training steps each); report in {}",
+            result.seconds,
+            result.steps_per_epoch,
+            out.display()
+        );
     }
-    Ok(())
+    Ok(Some(result))
+}
+
+/// Ends the whole MPI job after an error on this rank: the other ranks would wait for it in
+/// their next collective call for ever, so `MPI_Abort` ends them (and `mpirun` exits
+/// non-zero, naming this rank).
+fn abort_job(par: &Parallel, e: &dyn Error) -> ! {
+    let message = e.to_string().replace(['\n', '\r'], " ");
+    eprintln!(
+        "error: rank {} of {}: {message}; aborting the MPI job so that no rank waits for this one",
+        par.comm.rank(),
+        par.world()
+    );
+    par.comm.abort(1)
 }

@@ -180,6 +180,12 @@ impl Var {
         *self.0.grad.borrow_mut() = None;
     }
 
+    /// Replaces the accumulated gradient (data-parallel training writes the average over the
+    /// ranks back this way).
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        *self.0.grad.borrow_mut() = grad;
+    }
+
     /// Adds `g` to the accumulated gradient.
     pub(crate) fn accumulate_grad(&self, g: Tensor) -> Result<()> {
         let mut slot = self.0.grad.borrow_mut();

@@ -258,4 +258,8 @@ impl Collective for MpiCollective {
         self.comm.barrier();
         Ok(())
     }
+
+    fn abort(&self, code: i32) -> ! {
+        self.comm.abort(code)
+    }
 }

@@ -234,4 +234,9 @@ impl Collective for NcclCollective {
             .map_err(|e| nccl_error("stream synchronize", e))?;
         self.mpi.barrier()
     }
+
+    /// `MPI_Abort` over the MPI world that shared the NCCL id (every rank's process ends).
+    fn abort(&self, code: i32) -> ! {
+        self.mpi.abort(code)
+    }
 }

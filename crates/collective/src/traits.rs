@@ -57,6 +57,14 @@ pub trait Collective {
     /// Blocks until every rank has called `barrier`.
     fn barrier(&self) -> Result<()>;
 
+    /// Ends this process with exit status `code`, and with it the whole job where the backend
+    /// can: MPI's `MPI_Abort` terminates every rank (`mpirun` then reports the code). For a
+    /// rank that failed alone, so that the others do not wait for it in their next
+    /// collective call. The default (one process) exits with `code`.
+    fn abort(&self, code: i32) -> ! {
+        std::process::exit(code)
+    }
+
     /// `true` on rank 0, the conventional rank for logging and checkpoints.
     fn is_root(&self) -> bool {
         self.rank() == 0

@@ -48,13 +48,21 @@ pub type Named<'a> = (&'a str, &'a Var);
 ///
 /// Call it on a `&dyn Module` (or a concrete module); a `Box<dyn Module>` is not a module,
 /// so `boxed.as_any()` reaches the module inside it, never the box.
+///
+/// `as_any_mut` serves tree rewrites (e.g. the norms crate's `convert_sync_batchnorm`): it
+/// reaches into a container to replace its children (e.g. [`crate::Sequential::map_layers`]).
 pub trait AsAny {
     /// `self` as `&dyn Any`.
     fn as_any(&self) -> &dyn Any;
+    /// `self` as `&mut dyn Any`.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Module + 'static> AsAny for T {
     fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
 }

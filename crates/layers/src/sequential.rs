@@ -72,6 +72,16 @@ impl Sequential {
     pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
         self.layers.iter().map(|l| l.as_ref())
     }
+
+    /// Replaces every child `l_i` by `f(l_i)`, in order, keeping this container's train flag
+    /// and hooks (the hook for tree rewrites such as swapping one layer type for another;
+    /// children are named by index, so the names stay `"0"`, `"1"`, ...).
+    pub fn map_layers(&mut self, f: impl FnMut(Box<dyn Module>) -> Box<dyn Module>) {
+        self.layers = std::mem::take(&mut self.layers)
+            .into_iter()
+            .map(f)
+            .collect();
+    }
 }
 
 impl Forward for Sequential {

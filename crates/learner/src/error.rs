@@ -63,6 +63,10 @@ pub enum LearnerError {
         source: std::io::Error,
     },
 
+    /// A collective operation of data-parallel training failed.
+    #[error("collective: {0}")]
+    Collective(#[from] collective::CollectiveError),
+
     /// A checkpoint could not be written or read back.
     #[error("checkpoint {}: {reason}", path.display())]
     Checkpoint {

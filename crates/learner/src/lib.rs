@@ -14,6 +14,8 @@
 //! * [`checkpoint`]: saving and resuming a run (model state dict as safetensors plus a
 //!   small JSON of the training state), written atomically.
 //! * [`report`]: PNG plots and `metrics.jsonl`.
+//! * [`distributed`]: data-parallel training over a `collective::Collective` (distributed
+//!   sampler, bucketed gradient averaging, broadcast from rank 0, reduced epoch figures).
 //!
 //! ```
 //! use learner::callbacks::{accuracy, mnist_view, AvgStats, BatchTransformX, Recorder};
@@ -39,6 +41,7 @@
 pub mod callbacks;
 pub mod checkpoint;
 pub mod data;
+pub mod distributed;
 mod error;
 mod learner;
 pub mod optim;

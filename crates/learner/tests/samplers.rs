@@ -247,3 +247,44 @@ fn datasets_from_ndarray_take_the_buffer() {
     )
     .is_err());
 }
+
+/// Data parallelism's promise: `DataLoader::distributed` over the lesson's seeded loader,
+/// local batch `b` on each of `w` ranks; local batch `i` of all ranks together holds the
+/// same samples as batch `i` of one loader at `w b` over the same seed (and the strided
+/// shares are the PyTorch split, `share_r[j] = perm[r + j w]`).
+#[test]
+fn local_batches_of_the_ranks_make_the_global_batch() {
+    let (n, w, b, seed) = (48, 4, 3, 9);
+    let global = DataLoader::new(indexed(n), w * b, true, seed).unwrap();
+    let locals: Vec<DataLoader> = (0..w)
+        .map(|r| {
+            DataLoader::new(indexed(n), b, true, seed)
+                .unwrap()
+                .distributed(r, w)
+                .unwrap()
+        })
+        .collect();
+    for epoch in 0..2 {
+        let mut perm = Vec::new();
+        epoch_permutation(n, seed, epoch, &mut perm);
+        let g = rows(&global, epoch);
+        let l: Vec<Vec<Vec<usize>>> = locals.iter().map(|dl| rows(dl, epoch)).collect();
+        assert_eq!(l[0].len(), g.len());
+        for (r, batches) in l.iter().enumerate() {
+            let share: Vec<usize> = batches.concat();
+            let want: Vec<usize> = (r..n).step_by(w).map(|p| perm[p]).collect();
+            assert_eq!(share, want, "rank {r}, epoch {epoch}");
+        }
+        for (i, gb) in g.iter().enumerate() {
+            let mut union: Vec<usize> = l.iter().flat_map(|b| b[i].clone()).collect();
+            let mut gb = gb.clone();
+            union.sort_unstable();
+            gb.sort_unstable();
+            assert_eq!(union, gb, "batch {i}, epoch {epoch}");
+        }
+    }
+    assert!(DataLoader::new(indexed(n), b, true, seed)
+        .unwrap()
+        .distributed(4, 4)
+        .is_err());
+}

@@ -12,6 +12,7 @@
 //! | [`InstanceNorm`] (lesson) | `(H, W)` per sample, channel | unbiased | yes | `mults`/`adds` `[1,C,1,1]` |
 //! | [`GroupNorm`] (PyTorch) | `(C/G, H, W)` per sample, group | biased | yes | `weight`/`bias` `[C]` |
 //! | [`RunningBatchNorm`] (fastai) | running sums per channel | running | this batch's share | `mults`/`adds` `[1,C,1,1]` |
+//! | [`SyncBatchNorm`] (PyTorch) | `(N, H, W)` per channel over every rank | biased (running: unbiased) | yes | `weight`/`bias` `[C]` |
 //!
 //! Every norm computes `(x - mean) / sqrt(var + eps) * scale + shift`. Inputs are NCHW, or
 //! any `[N, C, ...]` (spatial dimensions flattened). Layers are created in `f32` on the CPU
@@ -29,11 +30,14 @@
 //! | `batch_lesson.rs`, `batch2d.rs`, `layer.rs`, `instance.rs`, `group.rs` | layers |
 //! | `running/` | [`RunningBatchNorm`], its statistics, version 2's [`InferenceFactors`] |
 //! | `kind.rs` | [`NormKind`] |
+//! | `sync_batch.rs` | [`SyncBatchNorm`] over a `collective::Collective` |
+//! | `convert.rs` | [`convert_sync_batchnorm`]: BatchNorm2d to SyncBatchNorm in a model tree |
 //! | `reference/` | reference implementations |
 
 mod batch2d;
 mod batch_lesson;
 mod config;
+mod convert;
 mod error;
 pub mod fused;
 mod group;
@@ -42,16 +46,19 @@ mod kind;
 mod layer;
 pub mod reference;
 pub mod running;
+mod sync_batch;
 
 pub use batch2d::BatchNorm2d;
 pub use batch_lesson::BatchNorm;
 pub use config::NormConfig;
+pub use convert::convert_sync_batchnorm;
 pub use error::NormError;
 pub use group::GroupNorm;
 pub use instance::InstanceNorm;
 pub use kind::NormKind;
 pub use layer::LayerNorm;
 pub use running::{InferenceFactors, RunningBatchNorm};
+pub use sync_batch::{SharedCollective, SyncBatchNorm};
 
 // What a user of `norms` alone needs to run a layer: the graph value type, the module
 // traits and the tensor type (which converts from and to `ndarray` arrays without copying).

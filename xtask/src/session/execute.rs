@@ -13,11 +13,12 @@ use learner::callbacks::{
 };
 use learner::checkpoint::{checkpoint_dir, load_checkpoint, write_atomic};
 use learner::data::mnist_bunch;
+use learner::distributed::{DataParallel, RemoteStop, StopVote};
 use learner::{Callback, FitOutcome, Learner, LearnerError, Runner};
 use mnist_data::MnistSplits;
 use schedule::Schedule;
 
-use crate::session::{build_model, check_device, LrChoice, RunConfig};
+use crate::session::{build_model, build_sync_model, check_device, LrChoice, Parallel, RunConfig};
 
 /// What a session produced.
 #[derive(Debug)]
@@ -28,6 +29,8 @@ pub struct RunResult {
     pub outcome: FitOutcome,
     /// The first NaN/infinity found, if any.
     pub diagnosis: Option<Diagnosis>,
+    /// Set when this rank stopped because other ranks did (data-parallel runs).
+    pub stopped_by: Option<RemoteStop>,
     /// Files written into the report directory.
     pub files: Vec<PathBuf>,
     /// Wall-clock seconds of `fit`.
@@ -38,11 +41,32 @@ pub struct RunResult {
 
 /// A learner for `cfg` on `splits`, on `cfg.device`, with its initial learning rate.
 pub fn make_learner(cfg: &RunConfig, splits: &MnistSplits) -> Result<Learner, Box<dyn Error>> {
+    make_learner_on(cfg, splits, &Parallel::single())
+}
+
+/// [`make_learner`] for one rank of `par`: loaders over this rank's strided share at the
+/// local batch size `cfg.bs / world` (validation twice that), and the BatchNorm2d layers
+/// made SyncBatchNorms over `par.comm` when `par.sync_batch`.
+pub fn make_learner_on(
+    cfg: &RunConfig,
+    splits: &MnistSplits,
+    par: &Parallel,
+) -> Result<Learner, Box<dyn Error>> {
     cfg.validate()?;
     check_device(cfg.device)?;
-    let mut data = mnist_bunch(splits, cfg.bs, cfg.seed, cfg.device)?;
+    let bs = par.local_bs(cfg.bs)?;
+    let mut data = mnist_bunch(splits, bs, cfg.seed, cfg.device)?;
     data.train = data.train.with_max_batches(cfg.max_steps)?;
-    let model = build_model(cfg.norm, cfg.seed)?;
+    if par.world() > 1 {
+        let (rank, world) = (par.comm.rank(), par.world());
+        data.train = data.train.distributed(rank, world)?;
+        data.valid = data.valid.distributed(rank, world)?;
+    }
+    let model = if par.sync_batch {
+        build_sync_model(par.comm.clone(), cfg.seed)?
+    } else {
+        build_model(cfg.norm, cfg.seed)?
+    };
     model.to_device(cfg.device)?;
     let lr = match &cfg.lr {
         LrChoice::Const(lr) => *lr,
@@ -54,16 +78,36 @@ pub fn make_learner(cfg: &RunConfig, splits: &MnistSplits) -> Result<Learner, Bo
 /// Trains as `cfg` says and writes the report (metrics.jsonl, loss/lr plot, activation plots
 /// with `stats`, checkpoints) into `cfg.out`.
 pub fn execute(cfg: &RunConfig, splits: &MnistSplits) -> Result<RunResult, Box<dyn Error>> {
-    let mut learn = make_learner(cfg, splits)?;
+    execute_on(cfg, splits, &Parallel::single())
+}
+
+/// [`execute`] as one rank of `par`: gradients averaged and epoch figures reduced over the
+/// ranks; only rank 0 prints, shows progress and writes the report and checkpoints (the
+/// others write nothing); every rank loads the checkpoint it resumes from.
+pub fn execute_on(
+    cfg: &RunConfig,
+    splits: &MnistSplits,
+    par: &Parallel,
+) -> Result<RunResult, Box<dyn Error>> {
+    let mut learn = make_learner_on(cfg, splits, par)?;
     let steps_per_epoch = learn.data.train.len();
-    let mut cbs: Vec<Box<dyn Callback>> = vec![
-        Box::new(DeviceCallback::new(cfg.device)),
+    let root = par.is_root();
+    let identity = par.identity(cfg.identity());
+    let mut avg = AvgStats::new(vec![accuracy()]).printing(cfg.print && root);
+    let mut cbs: Vec<Box<dyn Callback>> = Vec::new();
+    if par.world() > 1 {
+        avg = avg.with_collective(par.comm.clone());
+        cbs.push(Box::new(DataParallel::new(par.comm.clone())));
+        cbs.push(Box::new(StopVote::new(par.comm.clone())));
+    }
+    cbs.extend([
+        Box::new(DeviceCallback::new(cfg.device)) as Box<dyn Callback>,
         Box::new(Recorder::new()),
-        Box::new(AvgStats::new(vec![accuracy()]).printing(cfg.print)),
+        Box::new(avg),
         Box::new(BatchTransformX::new(mnist_view())),
         Box::new(NonFiniteGuard::for_device(cfg.guard, cfg.device)),
-    ];
-    if cfg.progress {
+    ]);
+    if cfg.progress && root {
         cbs.push(Box::new(Progress::auto()));
     }
     if let LrChoice::Sched(s) = &cfg.lr {
@@ -75,7 +119,7 @@ pub fn execute(cfg: &RunConfig, splits: &MnistSplits) -> Result<RunResult, Box<d
     let (start, n_iter) = match &cfg.resume {
         Some(dir) => {
             let state = load_checkpoint(dir, learn.model.as_ref(), &mut learn.opt)?;
-            if state.config != cfg.identity() {
+            if state.config != identity {
                 return Err(LearnerError::Checkpoint {
                     path: dir.clone(),
                     reason: format!(
@@ -89,9 +133,10 @@ pub fn execute(cfg: &RunConfig, splits: &MnistSplits) -> Result<RunResult, Box<d
         }
         None => (0, 0),
     };
-    if let Some(out) = &cfg.out {
+    let out_dir = cfg.out.as_ref().filter(|_| root);
+    if let Some(out) = out_dir {
         fs::create_dir_all(out).map_err(|e| LearnerError::io(out, e))?;
-        let config = serde_json::to_vec_pretty(&cfg.identity())?;
+        let config = serde_json::to_vec_pretty(&identity)?;
         write_atomic(&out.join("config.json"), &config)?;
         let metrics = out.join("metrics.jsonl");
         cbs.push(Box::new(if cfg.resume.is_some() {
@@ -102,7 +147,7 @@ pub fn execute(cfg: &RunConfig, splits: &MnistSplits) -> Result<RunResult, Box<d
         if cfg.checkpoint {
             cbs.push(Box::new(CheckpointSaver::new(
                 checkpoint_dir(out),
-                cfg.identity(),
+                identity.clone(),
             )));
         }
     }
@@ -111,7 +156,7 @@ pub fn execute(cfg: &RunConfig, splits: &MnistSplits) -> Result<RunResult, Box<d
     let outcome = runner.fit_from(cfg.epochs, &mut learn, start, n_iter)?;
     let seconds = t0.elapsed().as_secs_f64();
     let mut files = Vec::new();
-    if let Some(out) = &cfg.out {
+    if let Some(out) = out_dir {
         files.push(out.join("config.json"));
         if out.join("metrics.jsonl").is_file() {
             files.push(out.join("metrics.jsonl"));
@@ -136,6 +181,7 @@ pub fn execute(cfg: &RunConfig, splits: &MnistSplits) -> Result<RunResult, Box<d
         diagnosis: runner
             .callback::<NonFiniteGuard>()
             .and_then(|g| g.diagnosis().cloned()),
+        stopped_by: runner.callback::<StopVote>().and_then(|v| v.stopped_by()),
         files,
         seconds,
         steps_per_epoch,

@@ -6,10 +6,12 @@ mod config;
 mod data;
 mod execute;
 mod model;
+mod parallel;
 mod timestamp;
 
 pub use config::{LrChoice, NormChoice, RunConfig};
 pub use data::{check_device, load_splits};
-pub use execute::{execute, find_lr, make_learner, RunResult};
-pub use model::build_model;
+pub use execute::{execute, execute_on, find_lr, make_learner, RunResult};
+pub use model::{build_model, build_sync_model};
+pub use parallel::{launch, Launch, Parallel};
 pub use timestamp::utc_stamp;

@@ -1,5 +1,8 @@
 //! The lesson's CNN with the chosen norm, initialised as the lesson does.
 
+use std::rc::Rc;
+
+use collective::Collective;
 use layers::{get_cnn_model, init_cnn, Module, NormFactory};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -16,8 +19,20 @@ pub fn build_model(norm: NormChoice, seed: u64) -> tensor::Result<Box<dyn Module
         None => NormFactory::none(),
         Some(kind) => kind.factory(),
     };
+    build_model_with(&factory, seed)
+}
+
+/// [`build_model`] with BatchNorm2d, then every BatchNorm2d made a SyncBatchNorm over `comm`
+/// (`norms::convert_sync_batchnorm`, as PyTorch users do): the same initialisation and state
+/// dict as with BatchNorm2d.
+pub fn build_sync_model(comm: Rc<dyn Collective>, seed: u64) -> tensor::Result<Box<dyn Module>> {
+    let model = build_model(NormChoice(Some(norms::NormKind::Batch)), seed)?;
+    Ok(norms::convert_sync_batchnorm(model, &comm))
+}
+
+fn build_model_with(factory: &NormFactory, seed: u64) -> tensor::Result<Box<dyn Module>> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let model = get_cnn_model(&NFS, &factory, &mut rng)?;
+    let model = get_cnn_model(&NFS, factory, &mut rng)?;
     init_cnn(&model, &mut rng)?;
     Ok(Box::new(model))
 }

@@ -1,7 +1,9 @@
 //! [`AvgStats`]: per-epoch, sample-weighted averages of the loss and metrics.
 
+use std::rc::Rc;
 use std::time::Instant;
 
+use collective::Collective;
 use tensor::Tensor;
 
 use crate::callbacks::Metric;
@@ -85,23 +87,34 @@ impl Sums {
         Ok(())
     }
 
-    /// Reads the sums to the host (one read per value per phase).
-    fn read(&self, metrics: &[Metric]) -> tensor::Result<PhaseStats> {
-        let n = self.count as f64;
-        let value = |i: usize| -> tensor::Result<f64> {
-            match &self.sums {
-                Some(s) if self.count > 0 => Ok(s[i].to_scalar()? / n),
-                _ => Ok(f64::NAN),
+    /// Reads the sums to the host (one read per value per phase); with `comm`, the sums and
+    /// counts of all ranks are added first (one all-reduce of `[count, sums...]` in `f64`).
+    fn read(
+        &self,
+        metrics: &[Metric],
+        comm: Option<&dyn Collective>,
+    ) -> crate::error::Result<PhaseStats> {
+        let mut totals = vec![0.0f64; metrics.len() + 2];
+        totals[0] = self.count as f64;
+        if let Some(s) = &self.sums {
+            for (t, v) in totals[1..].iter_mut().zip(s) {
+                *t = v.to_scalar()?;
             }
-        };
-        let mut out = Vec::with_capacity(metrics.len());
-        for (i, m) in metrics.iter().enumerate() {
-            out.push((m.name, value(i + 1)?));
         }
+        if let Some(comm) = comm {
+            comm.all_reduce_sum_f64(&mut totals)?;
+        }
+        let n = totals[0];
+        let value = |i: usize| if n > 0.0 { totals[i + 1] / n } else { f64::NAN };
+        let out = metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name, value(i + 1)))
+            .collect();
         Ok(PhaseStats {
-            loss: value(0)?,
+            loss: value(0),
             metrics: out,
-            count: self.count,
+            count: n as usize,
         })
     }
 }
@@ -122,6 +135,16 @@ pub struct AvgStats {
     print: bool,
     started: Option<Instant>,
     scratch: Vec<Tensor>,
+    comm: Option<SharedComm>,
+}
+
+/// The communicator of [`AvgStats::with_collective`] (shown by rank and world size).
+struct SharedComm(Rc<dyn Collective>);
+
+impl std::fmt::Debug for SharedComm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rank {} of {}", self.0.rank(), self.0.world_size())
+    }
 }
 
 impl AvgStats {
@@ -135,7 +158,16 @@ impl AvgStats {
             print: false,
             started: None,
             scratch: Vec::new(),
+            comm: None,
         }
+    }
+
+    /// Reduces the epoch figures over the ranks of `comm` (data-parallel training): the
+    /// weighted sums and sample counts of all ranks are added before dividing, so every rank
+    /// reports the figures of the whole epoch; the duration reported is rank 0's.
+    pub fn with_collective(mut self, comm: Rc<dyn Collective>) -> Self {
+        self.comm = Some(SharedComm(comm));
+        self
     }
 
     /// Also prints the lesson's two lines per epoch.
@@ -192,11 +224,16 @@ impl Callback for AvgStats {
     }
 
     fn after_epoch(&mut self, ctx: &mut Ctx<'_>) -> CbResult {
+        let comm = self.comm.as_ref().map(|c| c.0.as_ref());
+        let mut seconds = [self.started.map_or(0.0, |t| t.elapsed().as_secs_f64())];
+        if let Some(comm) = comm {
+            comm.broadcast_f64(&mut seconds, 0)?;
+        }
         let stats = EpochStats {
             epoch: ctx.state.epoch,
-            train: self.train.read(&self.metrics)?,
-            valid: self.valid.read(&self.metrics)?,
-            seconds: self.started.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+            train: self.train.read(&self.metrics, comm)?,
+            valid: self.valid.read(&self.metrics, comm)?,
+            seconds: seconds[0],
             lr: ctx.learn.opt.lr(),
         };
         if self.print {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tensor::Tensor;
 
-use crate::data::{Dataset, RandomSampler, Sampler, SequentialSampler};
+use crate::data::{Dataset, DistributedSampler, RandomSampler, Sampler, SequentialSampler};
 use crate::error::{LearnerError, Result};
 
 /// Batches of a dataset.
@@ -70,6 +70,19 @@ impl DataLoader {
             return Err(LearnerError::config("maximum steps", "must be at least 1"));
         }
         self.max_batches = n;
+        Ok(self)
+    }
+
+    /// This loader over rank `rank` of `world`'s strided share of its sampler's order
+    /// ([`DistributedSampler`], for data-parallel training): batches of `bs` are cut from
+    /// the share, so `bs` becomes the *local* batch size, and local batch `i` of all ranks
+    /// together is batch `i` of one loader at batch size `world * bs` over the same order.
+    ///
+    /// # Errors
+    ///
+    /// [`LearnerError::InvalidConfig`] when `rank >= world` or `world == 0`.
+    pub fn distributed(mut self, rank: usize, world: usize) -> Result<Self> {
+        self.sampler = Arc::new(DistributedSampler::from_shared(self.sampler, rank, world)?);
         Ok(self)
     }
 

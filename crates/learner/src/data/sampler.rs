@@ -10,6 +10,22 @@
 //!   padded by repeating its start up to a multiple of `w` (or cut down to one with
 //!   `drop_last`), so every rank sees the same number of batches and together the ranks
 //!   cover each epoch's permutation.
+//!
+//! # The distributed share
+//!
+//! Every rank draws the *same* order (for the lesson, the seeded permutation of
+//! [`RandomSampler`], which depends only on the seed and the epoch) and keeps a *strided*
+//! share of it: with `n` indices, `L = ceil(n / w)` per rank and the order padded to `w L`
+//! positions by wrapping around to its start (`p -> order[p mod n]`), rank `r` gets
+//! `share[j] = order[(r + j w) mod n]` for `j < L`.
+//!
+//! Why strided: cut into local batches of `b`, local batch `i` of rank `r` holds positions
+//! `r + w (i b + j)`, `j < b`, so the union over the ranks of local batch `i` is positions
+//! `[i w b, (i + 1) w b)`: exactly global batch `i` of one process at batch size `w b`. A
+//! data-parallel run at global batch `B = w b` therefore sees the same batches, step for
+//! step, as one process at batch `B` (when `w` divides `n`, so nothing is padded).
+//! [`DataLoader::distributed`](crate::DataLoader::distributed) puts any loader's sampler
+//! behind one.
 
 use std::fmt;
 use std::path::Path;
@@ -215,6 +231,11 @@ pub struct DistributedSampler {
 impl DistributedSampler {
     /// The share of `rank` (`< world`) of `inner`'s order; padded like PyTorch's default.
     pub fn new(inner: impl Sampler + 'static, rank: usize, world: usize) -> Result<Self> {
+        Self::from_shared(Arc::new(inner), rank, world)
+    }
+
+    /// [`DistributedSampler::new`] over a sampler already shared (a loader's).
+    pub fn from_shared(inner: Arc<dyn Sampler>, rank: usize, world: usize) -> Result<Self> {
         if world == 0 || rank >= world {
             return Err(LearnerError::config(
                 "distributed sampler",
@@ -222,11 +243,21 @@ impl DistributedSampler {
             ));
         }
         Ok(DistributedSampler {
-            inner: Arc::new(inner),
+            inner,
             rank,
             world,
             drop_last: false,
         })
+    }
+
+    /// This rank.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The number of ranks.
+    pub fn world(&self) -> usize {
+        self.world
     }
 
     /// Cut the order down to a multiple of the world size instead of padding it.
