@@ -19,6 +19,7 @@ mod dtype;
 mod error;
 pub mod ops;
 pub mod prerequisite;
+pub mod profile;
 mod random;
 pub mod shape;
 mod storage;
