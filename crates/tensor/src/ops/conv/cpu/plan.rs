@@ -23,12 +23,6 @@ pub(super) const MIN_PAR_CHUNKS: usize = 8;
 /// unless the L2-sized chunk is already smaller.
 pub(super) const MIN_CHUNK_PIXELS: usize = 256;
 
-/// A/B switch for measurements only (`TENSOR_CONV_LEGACY_CHUNKS=1`: the old chunking).
-fn legacy_chunks() -> bool {
-    static LEGACY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *LEGACY.get_or_init(|| std::env::var_os("TENSOR_CONV_LEGACY_CHUNKS").is_some())
-}
-
 /// Upper bound on the number of independent partial sums of the weight gradient.
 pub(super) const MAX_WEIGHT_GROUPS: usize = 8;
 
@@ -115,11 +109,7 @@ impl Plan {
             // Enough chunks to balance the threads, but never chunks so short that the GEMM
             // of each is dominated by packing (that was the bs-32 cliff: 8 chunks of 4
             // samples, a 16-column GEMM per chunk for the 2x2 layer).
-            let min_nb = if legacy_chunks() {
-                1
-            } else {
-                MIN_CHUNK_PIXELS.div_ceil(spatial.max(1))
-            };
+            let min_nb = MIN_CHUNK_PIXELS.div_ceil(spatial.max(1));
             nb = nb.min(batch.div_ceil(MIN_PAR_CHUNKS).max(min_nb)).max(1);
         }
         // Balance the chunks: same number of chunks, sizes differing by at most one sample.
