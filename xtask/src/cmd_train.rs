@@ -67,9 +67,11 @@ pub enum OnNonFinite {
 /// Arguments of `train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Data directory, or `sample` for the bundled sample [default: $MNIST_DIR, else
-    /// data/mnist in the workspace, fetched there when missing].
-    #[arg(long, value_name = "DIR")]
+    /// Data directory, `sample` for the bundled sample, or an `.npz` file holding
+    /// x_train, y_train, x_valid, y_valid (images [N,784], [N,28,28] or [N,1,28,28], float
+    /// in [0,1] or uint8; labels 0-9) [default: $MNIST_DIR, else data/mnist in the
+    /// workspace, fetched there when missing].
+    #[arg(long, value_name = "DIR|FILE.npz")]
     pub data: Option<OsString>,
     /// Normalisation layer after each convolution's ReLU.
     #[arg(long, value_enum, default_value_t = NormArg::Batch)]

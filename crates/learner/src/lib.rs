@@ -2,7 +2,7 @@
 //!
 //! The fast.ai lesson's training loop in Rust.
 //!
-//! * [`data`]: [`Dataset`] (tensors on the training device), [`DataLoader`] (seeded
+//! * [`data`]: the [`Dataset`] trait, [`TensorDataset`] (tensors on the training device), samplers, [`DataLoader`] (seeded
 //!   shuffle per epoch, last partial batch kept, batches gathered with
 //!   `index_select_rows`), [`DataBunch`], and MNIST helpers.
 //! * [`Learner`] (model, optimiser, loss, data) and [`Runner`] (callbacks in `order`, the
@@ -45,7 +45,7 @@ pub mod optim;
 pub mod report;
 pub mod runner;
 
-pub use data::{DataBunch, DataLoader, Dataset};
+pub use data::{DataBunch, DataLoader, Dataset, Sampler, TensorDataset};
 pub use error::{LearnerError, Result};
 pub use learner::{cross_entropy_loss, Learner, LossFn};
 pub use optim::Sgd;

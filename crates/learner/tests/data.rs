@@ -3,13 +3,13 @@
 mod common;
 
 use learner::data::{epoch_permutation, get_dls};
-use learner::{DataLoader, Dataset};
+use learner::{DataLoader, TensorDataset};
 use tensor::{Device, Tensor};
 
 /// A dataset whose inputs are the sample indices, so a batch shows which rows it holds.
-fn indexed(n: usize) -> Dataset {
+fn indexed(n: usize) -> TensorDataset {
     let x: Vec<f32> = (0..n).map(|i| i as f32).collect();
-    Dataset::new(
+    TensorDataset::new(
         Tensor::from_vec(x.clone(), &[n, 1], Device::Cpu).unwrap(),
         Tensor::from_vec(x, &[n], Device::Cpu).unwrap(),
     )
@@ -102,7 +102,7 @@ fn bad_configurations_are_errors() {
         .is_err());
     let x = Tensor::zeros(&[3, 2], tensor::DType::F32, Device::Cpu).unwrap();
     let y = Tensor::zeros(&[4], tensor::DType::F32, Device::Cpu).unwrap();
-    assert!(Dataset::new(x, y).is_err());
+    assert!(TensorDataset::new(x, y).is_err());
 }
 
 #[test]

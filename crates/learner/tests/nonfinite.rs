@@ -99,13 +99,34 @@ fn report_mode_keeps_training() {
 #[test]
 fn non_finite_data_is_blamed_on_the_input() {
     let mut data = bunch(2, 1, 2);
-    let x = data.train.dataset().x().to_vec::<f32>().unwrap();
+    let x = data
+        .train
+        .dataset()
+        .as_tensor_dataset()
+        .unwrap()
+        .x()
+        .to_vec::<f32>()
+        .unwrap();
     let mut bad = x.clone();
     bad.iter_mut().for_each(|v| *v = f32::NAN);
-    let ds = learner::Dataset::new(
-        tensor::Tensor::from_vec(bad, data.train.dataset().x().shape(), tensor::Device::Cpu)
-            .unwrap(),
-        data.train.dataset().y().clone(),
+    let ds = learner::TensorDataset::new(
+        tensor::Tensor::from_vec(
+            bad,
+            data.train
+                .dataset()
+                .as_tensor_dataset()
+                .unwrap()
+                .x()
+                .shape(),
+            tensor::Device::Cpu,
+        )
+        .unwrap(),
+        data.train
+            .dataset()
+            .as_tensor_dataset()
+            .unwrap()
+            .y()
+            .clone(),
     )
     .unwrap();
     data.train = learner::DataLoader::new(ds, 2, true, 0).unwrap();

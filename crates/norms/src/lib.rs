@@ -52,3 +52,9 @@ pub use instance::InstanceNorm;
 pub use kind::NormKind;
 pub use layer::LayerNorm;
 pub use running::{InferenceFactors, RunningBatchNorm};
+
+// What a user of `norms` alone needs to run a layer: the graph value type, the module
+// traits and the tensor type (which converts from and to `ndarray` arrays without copying).
+pub use autograd::Var;
+pub use layers::{Module, ModuleExt};
+pub use tensor::{Device, Tensor};

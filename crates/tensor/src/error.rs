@@ -54,6 +54,8 @@ pub enum TensorError {
     },
     #[error("{op}: invalid argument: {reason}")]
     InvalidArgument { op: &'static str, reason: String },
+    #[error("{op}: the tensor is on {device}, not in host memory (copy it with `to_device(Device::Cpu)` first)")]
+    NotOnHost { op: &'static str, device: Device },
     #[error("device {device} is not available: {reason}")]
     DeviceUnavailable { device: Device, reason: String },
     #[error("CUDA error on {device}: {message}")]

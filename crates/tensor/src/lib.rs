@@ -6,6 +6,11 @@
 //! its arguments and returns a typed [`TensorError`], then dispatches once to the backend of
 //! the tensors' device.
 //!
+//! On the CPU a tensor *is* an ndarray array: its storage is a shared, copy-on-write
+//! [`ndarray::ArcArray`], so [`Tensor::from_ndarray`] (and `From<Array<T, D>>`) take an
+//! array without copying it, and [`Tensor::to_ndarray`] / [`Tensor::ndarray_view`] hand it
+//! back without copying (see `interop.rs`). `ndarray` is re-exported for that use.
+//!
 //! Op families live in `ops/<family>/` with their backend trait, their public methods and
 //! their kernels per device side by side.
 
@@ -17,6 +22,8 @@ mod device;
 mod dispatch;
 mod dtype;
 mod error;
+mod interop;
+pub mod npy;
 pub mod ops;
 pub mod prerequisite;
 pub mod profile;
@@ -24,6 +31,8 @@ mod random;
 pub mod shape;
 mod storage;
 mod tensor;
+
+pub use ndarray;
 
 pub use backend::{Backend, MemoryOps};
 pub use cpu::CpuBackend;
@@ -41,5 +50,5 @@ pub use ops::norm::{
 };
 pub use ops::reduce::ReduceOp;
 pub use prerequisite::{Prerequisite, Unmet};
-pub use storage::{CpuStorage, Element, Storage};
+pub use storage::{CpuArray, CpuStorage, Element, Storage};
 pub use tensor::Tensor;

@@ -176,9 +176,19 @@ impl Tensor {
         }
     }
 
-    /// Whether two tensors share one storage (a view or clone of each other).
+    /// Whether two tensors share one storage (a view or clone of each other, or two
+    /// tensors made from one host buffer without a copy).
     pub fn shares_storage(&self, other: &Tensor) -> bool {
-        Arc::ptr_eq(&self.storage, &other.storage)
+        if Arc::ptr_eq(&self.storage, &other.storage) {
+            return true;
+        }
+        match (&*self.storage, &*other.storage) {
+            (Storage::Cpu(a), Storage::Cpu(b)) => {
+                !a.is_empty() && a.dtype() == b.dtype() && a.data_ptr() == b.data_ptr()
+            }
+            #[cfg(feature = "cuda")]
+            _ => false,
+        }
     }
 
     /// Copies the elements to a host vector; `T` must be the tensor's element type.
@@ -198,8 +208,8 @@ impl Tensor {
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
         let host = self.backend().to_host(&self.storage)?;
         Ok(match host {
-            CpuStorage::F64(v) => v,
-            CpuStorage::F32(v) => v.into_iter().map(f64::from).collect(),
+            CpuStorage::F64(v) => v.to_vec(),
+            CpuStorage::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
         })
     }
 
@@ -207,8 +217,8 @@ impl Tensor {
     pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
         let host = self.backend().to_host(&self.storage)?;
         Ok(match host {
-            CpuStorage::F32(v) => v,
-            CpuStorage::F64(v) => v.into_iter().map(|x| x as f32).collect(),
+            CpuStorage::F32(v) => v.to_vec(),
+            CpuStorage::F64(v) => v.iter().map(|&x| x as f32).collect(),
         })
     }
 
@@ -276,7 +286,13 @@ impl Tensor {
 
     /// A deep copy that shares nothing with `self`.
     pub fn deep_clone(&self) -> Tensor {
-        Tensor::from_storage((*self.storage).clone(), self.shape.clone())
+        let storage = match &*self.storage {
+            // Cloning a host array only shares its buffer: copy the elements.
+            Storage::Cpu(s) => Storage::Cpu(s.deep_copy()),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => Storage::Cuda(s.clone()),
+        };
+        Tensor::from_storage(storage, self.shape.clone())
     }
 
     /// Error unless both tensors have the same device and element type.

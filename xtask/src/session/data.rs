@@ -2,7 +2,9 @@
 
 use std::ffi::OsStr;
 
-use mnist_data::{ensure_downloaded, DataSource, MnistSplits, ENV_VAR};
+use std::path::Path;
+
+use mnist_data::{ensure_downloaded, DataSource, MnistSplits, Split, CLASSES, ENV_VAR};
 use tensor::Device;
 
 use crate::CmdResult;
@@ -19,10 +21,18 @@ pub fn check_device(device: Device) -> CmdResult {
 /// `--data sample` is the bundled sample. An explicit directory (from `--data` or
 /// `$MNIST_DIR`) must exist and hold the four files; only the default directory
 /// (`data/mnist` in the workspace) is filled automatically, from the local copy or the
-/// public mirrors, as `cargo xtask download` does.
+/// public mirrors, as `cargo xtask download` does. A `--data` path ending in `.npz` is an
+/// archive of `x_train, y_train, x_valid, y_valid` (see [`load_npz_splits`]).
+///
+/// Returns a description of where the data came from, and the splits.
 pub fn load_splits(
     arg: Option<&OsStr>,
-) -> Result<(DataSource, MnistSplits), Box<dyn std::error::Error>> {
+) -> Result<(String, MnistSplits), Box<dyn std::error::Error>> {
+    if let Some(path) = arg.map(Path::new).filter(|p| is_npz(p)) {
+        let mut splits = load_npz_splits(path)?;
+        splits.normalize()?;
+        return Ok((path.display().to_string(), splits));
+    }
     let explicit = arg.is_some() || std::env::var_os(ENV_VAR).is_some_and(|v| !v.is_empty());
     let source = DataSource::resolve(arg);
     if let DataSource::Dir(dir) = &source {
@@ -40,5 +50,30 @@ pub fn load_splits(
     }
     let mut splits = MnistSplits::load(&source)?;
     splits.normalize()?;
-    Ok((source, splits))
+    Ok((source.to_string(), splits))
+}
+
+fn is_npz(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+}
+
+/// The lesson's training and validation splits from an `.npz` holding `x_train, y_train,
+/// x_valid, y_valid` (images `[N, 784]`, `[N, 28, 28]` or `[N, 1, 28, 28]`, float in
+/// `[0, 1]` or uint8 0-255; labels integers 0-9), checked by
+/// [`learner::data::arrays::load_image_npz`]. The test split is empty.
+pub fn load_npz_splits(path: &Path) -> Result<MnistSplits, Box<dyn std::error::Error>> {
+    let (train, valid) = learner::data::arrays::load_image_npz(path, CLASSES)?;
+    let to_split = |s: learner::data::arrays::ImageSplit| Split {
+        images: s.images.iter().copied().collect(),
+        // Checked to be below CLASSES (10) above.
+        labels: s.labels.iter().map(|&c| c as u8).collect(),
+    };
+    Ok(MnistSplits {
+        train: to_split(train),
+        valid: to_split(valid),
+        test: Split {
+            images: Vec::new(),
+            labels: Vec::new(),
+        },
+    })
 }

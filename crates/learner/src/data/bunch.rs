@@ -1,6 +1,7 @@
 //! [`DataBunch`]: the training and validation loaders and the number of classes.
 
 use crate::data::{DataLoader, Dataset};
+
 use crate::error::Result;
 
 /// The lesson's `DataBunch(train_dl, valid_dl, c)`.
@@ -24,8 +25,8 @@ impl DataBunch {
 /// The lesson's `get_dls`: a training loader shuffled each epoch (seeded) with batch `bs`
 /// and a validation loader in order with batch `2 * bs`.
 pub fn get_dls(
-    train: Dataset,
-    valid: Dataset,
+    train: impl Dataset + 'static,
+    valid: impl Dataset + 'static,
     bs: usize,
     seed: u64,
 ) -> Result<(DataLoader, DataLoader)> {

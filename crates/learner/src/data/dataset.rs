@@ -1,104 +1,77 @@
-//! [`Dataset`]: inputs `x` (one row per sample) and targets `y` (one class id per sample),
-//! both tensors on one device, so batches are gathered where they are used.
+//! The [`Dataset`] trait: anything with a length and a way to read sample `i` (its input
+//! elements and its class id). Batches are gathered by [`Dataset::gather`]: by default one
+//! buffer per batch filled sample by sample (no per-sample allocation); tensor-backed
+//! datasets override it to gather rows where the tensors live.
+
+use std::fmt;
 
 use tensor::{Device, Tensor};
 
+use crate::data::TensorDataset;
 use crate::error::{LearnerError, Result};
 
-/// The lesson's `Dataset(x, y)`: a length and `(x[i], y[i])`.
+/// A classification dataset: `len()` samples, sample `i` = (input of
+/// [`Dataset::sample_shape`], class id).
 ///
-/// Both tensors live on the same device; moving a dataset to the GPU once and gathering
-/// batches there is how the loaders avoid a host-to-device copy per batch.
-#[derive(Clone, Debug)]
-pub struct Dataset {
-    x: Tensor,
-    y: Tensor,
-}
-
-impl Dataset {
-    /// Pairs inputs `x` (`[n, ...]`) with targets `y` (`[n]`, class ids stored as floats of
-    /// `x`'s element type, which is what the loss expects).
-    pub fn new(x: Tensor, y: Tensor) -> Result<Self> {
-        if x.rank() == 0 {
-            return Err(LearnerError::Data(
-                "inputs must have one row per sample, got a scalar".into(),
-            ));
-        }
-        if y.rank() != 1 {
-            return Err(LearnerError::Data(format!(
-                "targets must be a vector of class ids, got shape {:?}",
-                y.shape()
-            )));
-        }
-        if x.shape()[0] != y.shape()[0] {
-            return Err(LearnerError::Data(format!(
-                "{} input rows but {} targets",
-                x.shape()[0],
-                y.shape()[0]
-            )));
-        }
-        x.check_compatible("Dataset::new", &y)?;
-        Ok(Dataset { x, y })
-    }
-
+/// Implement `len`, `sample_shape` and `read_sample` for any type; the loader does the
+/// rest.
+pub trait Dataset: Send + Sync + fmt::Debug {
     /// Number of samples.
-    pub fn len(&self) -> usize {
-        self.y.shape()[0]
-    }
+    fn len(&self) -> usize;
 
     /// True when there are no samples.
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// All inputs.
-    pub fn x(&self) -> &Tensor {
-        &self.x
+    /// Shape of one sample's input (e.g. `[784]` or `[1, 28, 28]`).
+    fn sample_shape(&self) -> Vec<usize>;
+
+    /// Writes sample `index`'s input into `x` (row-major, `sample_shape`'s product of
+    /// elements) and returns its class id. `index < len()` is checked by the caller.
+    fn read_sample(&self, index: usize, x: &mut [f32]) -> Result<usize>;
+
+    /// Where gathered batches live (the CPU unless the dataset says otherwise).
+    fn device(&self) -> Device {
+        Device::Cpu
     }
 
-    /// All targets.
-    pub fn y(&self) -> &Tensor {
-        &self.y
+    /// The batch of samples `indices`: inputs `[indices.len(), sample_shape...]` and
+    /// targets `[indices.len()]` (class ids as `f32`, what the loss expects).
+    fn gather(&self, indices: &[usize]) -> Result<(Tensor, Tensor)> {
+        gather_samples(self, indices)
     }
 
-    /// Where the data lives.
-    pub fn device(&self) -> Device {
-        self.x.device()
+    /// The tensors behind a [`TensorDataset`] (`None` for other datasets).
+    fn as_tensor_dataset(&self) -> Option<&TensorDataset> {
+        None
     }
+}
 
-    /// Sample `i` as `(x[i], y[i])`, each keeping a leading dimension of 1.
-    pub fn get(&self, i: usize) -> Result<(Tensor, Tensor)> {
-        self.gather(&[i])
-    }
-
-    /// Rows `indices` of both tensors: one batch.
-    pub fn gather(&self, indices: &[usize]) -> Result<(Tensor, Tensor)> {
-        Ok((
-            self.x.index_select_rows(indices)?,
-            self.y.index_select_rows(indices)?,
-        ))
-    }
-
-    /// A copy on `device` (a cheap clone when it is already there).
-    pub fn to_device(&self, device: Device) -> Result<Self> {
-        Ok(Dataset {
-            x: self.x.to_device(device)?,
-            y: self.y.to_device(device)?,
-        })
-    }
-
-    /// The largest class id plus one (the lesson's `c = y.max() + 1`), read from the host.
-    pub fn n_classes(&self) -> Result<usize> {
-        let ys = self.y.to_vec_f64()?;
-        let mut max = -1.0f64;
-        for &v in &ys {
-            if !(v >= 0.0 && v.fract() == 0.0) {
-                return Err(LearnerError::Data(format!(
-                    "class ids must be non-negative integers, found {v}"
-                )));
-            }
-            max = max.max(v);
+/// The default [`Dataset::gather`]: one input buffer and one target buffer for the whole
+/// batch, each sample read into its slot.
+pub fn gather_samples<D: Dataset + ?Sized>(ds: &D, indices: &[usize]) -> Result<(Tensor, Tensor)> {
+    let sample = ds.sample_shape();
+    let per: usize = sample.iter().product();
+    let n = indices.len();
+    let total = n.checked_mul(per).ok_or_else(|| {
+        LearnerError::Data(format!("a batch of {n} samples of {sample:?} overflows"))
+    })?;
+    let mut x = vec![0f32; total];
+    let mut y = Vec::with_capacity(n);
+    for (k, &i) in indices.iter().enumerate() {
+        if i >= ds.len() {
+            return Err(LearnerError::Data(format!(
+                "sample index {i} is out of range for a dataset of {} samples",
+                ds.len()
+            )));
         }
-        Ok((max + 1.0) as usize)
+        let class = ds.read_sample(i, &mut x[k * per..(k + 1) * per])?;
+        y.push(class as f32);
     }
+    let mut shape = vec![n];
+    shape.extend(&sample);
+    let xb = Tensor::from_vec(x, &shape, Device::Cpu)?.to_device(ds.device())?;
+    let yb = Tensor::from_vec(y, &[n], Device::Cpu)?.to_device(ds.device())?;
+    Ok((xb, yb))
 }

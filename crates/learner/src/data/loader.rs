@@ -1,60 +1,65 @@
-//! [`DataLoader`]: batches of a [`Dataset`], gathered with `index_select_rows` on the
-//! dataset's device, in a seeded random order per epoch (training) or in order
-//! (validation). The last partial batch is kept: 50,000 samples in batches of 512 make 98
-//! batches, the last of 336.
+//! [`DataLoader`]: batches of a [`Dataset`] in the order of a [`Sampler`]. The last partial
+//! batch is kept: 50,000 samples in batches of 512 make 98 batches, the last of 336.
+//!
+//! Batches are gathered by [`Dataset::gather`] (for tensor datasets, `index_select_rows`
+//! on the dataset's device). With [`DataLoader::with_prefetch`], an epoch's batches are
+//! gathered on a worker thread one batch ahead of the consumer.
 
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+
 use tensor::Tensor;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, RandomSampler, Sampler, SequentialSampler};
 use crate::error::{LearnerError, Result};
 
 /// Batches of a dataset.
 #[derive(Clone, Debug)]
 pub struct DataLoader {
-    ds: Dataset,
+    ds: Arc<dyn Dataset>,
+    sampler: Arc<dyn Sampler>,
     bs: usize,
-    shuffle: bool,
-    seed: u64,
     max_batches: Option<usize>,
-}
-
-/// The order of `n` samples in epoch `epoch` of a shuffled loader with this `seed`: a
-/// permutation of `0..n` that depends only on `(seed, epoch)`, so a resumed run sees the
-/// same batches as an uninterrupted one. Written into `out` (reusing its allocation).
-pub fn epoch_permutation(n: usize, seed: u64, epoch: usize, out: &mut Vec<usize>) {
-    out.clear();
-    out.extend(0..n);
-    // Spread (seed, epoch) over the 64-bit seed space (SplitMix64's increment and finaliser)
-    // so neighbouring epochs and seeds give unrelated streams.
-    let mut z = seed
-        ^ (epoch as u64)
-            .wrapping_add(1)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    let mut rng = StdRng::seed_from_u64(z);
-    out.shuffle(&mut rng);
+    prefetch: bool,
 }
 
 impl DataLoader {
-    /// A loader with batch size `bs`; `shuffle` draws a new seeded order every epoch.
-    pub fn new(ds: Dataset, bs: usize, shuffle: bool, seed: u64) -> Result<Self> {
+    /// The lesson's loader: batch size `bs`; `shuffle` draws a new seeded order every
+    /// epoch ([`RandomSampler`]), else samples come in order ([`SequentialSampler`]).
+    pub fn new(ds: impl Dataset + 'static, bs: usize, shuffle: bool, seed: u64) -> Result<Self> {
+        if shuffle {
+            Self::with_sampler(ds, bs, RandomSampler::new(seed))
+        } else {
+            Self::with_sampler(ds, bs, SequentialSampler)
+        }
+    }
+
+    /// A loader visiting `ds` in `sampler`'s order, `bs` samples per batch.
+    pub fn with_sampler(
+        ds: impl Dataset + 'static,
+        bs: usize,
+        sampler: impl Sampler + 'static,
+    ) -> Result<Self> {
+        Self::from_shared(Arc::new(ds), bs, Arc::new(sampler))
+    }
+
+    /// As [`DataLoader::with_sampler`], for a dataset and sampler already shared.
+    pub fn from_shared(ds: Arc<dyn Dataset>, bs: usize, sampler: Arc<dyn Sampler>) -> Result<Self> {
         if bs == 0 {
             return Err(LearnerError::config("batch size", "must be at least 1"));
         }
         if ds.is_empty() {
             return Err(LearnerError::Data("the dataset is empty".into()));
         }
+        if sampler.len(ds.len()) == 0 {
+            return Err(LearnerError::Data("the sampler yields no samples".into()));
+        }
         Ok(DataLoader {
             ds,
+            sampler,
             bs,
-            shuffle,
-            seed,
             max_batches: None,
+            prefetch: false,
         })
     }
 
@@ -68,9 +73,21 @@ impl DataLoader {
         Ok(self)
     }
 
+    /// Gathers each epoch's batches on a worker thread, one batch ahead (`false`: on the
+    /// caller's thread, when asked for). Batches and their order are the same either way.
+    pub fn with_prefetch(mut self, on: bool) -> Self {
+        self.prefetch = on;
+        self
+    }
+
     /// The dataset.
-    pub fn dataset(&self) -> &Dataset {
-        &self.ds
+    pub fn dataset(&self) -> &dyn Dataset {
+        &*self.ds
+    }
+
+    /// The sampler.
+    pub fn sampler(&self) -> &dyn Sampler {
+        &*self.sampler
     }
 
     /// The batch size.
@@ -78,18 +95,28 @@ impl DataLoader {
         self.bs
     }
 
-    /// Whether each epoch has its own random order.
+    /// Whether each epoch has its own order.
     pub fn shuffles(&self) -> bool {
-        self.shuffle
+        self.sampler.shuffles()
     }
 
-    /// Number of batches in an epoch: `ceil(n / bs)`, or the cap if smaller.
+    /// Whether batches are gathered ahead on a worker thread.
+    pub fn prefetches(&self) -> bool {
+        self.prefetch
+    }
+
+    /// Number of samples an epoch visits (the sampler's length).
+    pub fn samples_per_epoch(&self) -> usize {
+        self.sampler.len(self.ds.len())
+    }
+
+    /// Number of batches in an epoch: `ceil(samples / bs)`, or the cap if smaller.
     pub fn len(&self) -> usize {
-        let full = self.ds.len().div_ceil(self.bs);
+        let full = self.samples_per_epoch().div_ceil(self.bs);
         self.max_batches.map_or(full, |m| m.min(full))
     }
 
-    /// Never true: a loader holds at least one sample.
+    /// Never true: a loader visits at least one sample.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -97,27 +124,21 @@ impl DataLoader {
     /// Size of batch `i` (the last one may be partial).
     pub fn batch_len(&self, i: usize) -> usize {
         let start = i * self.bs;
-        self.bs.min(self.ds.len().saturating_sub(start))
+        self.bs.min(self.samples_per_epoch().saturating_sub(start))
     }
 
-    /// Writes epoch `epoch`'s sample order into `out`: a seeded permutation when shuffling,
-    /// else `0..n`.
-    pub fn order_into(&self, epoch: usize, out: &mut Vec<usize>) {
-        if self.shuffle {
-            epoch_permutation(self.ds.len(), self.seed, epoch, out);
-        } else {
-            out.clear();
-            out.extend(0..self.ds.len());
-        }
+    /// Writes epoch `epoch`'s sample order into `out` (the sampler's order).
+    pub fn order_into(&self, epoch: usize, out: &mut Vec<usize>) -> Result<()> {
+        self.sampler.order_into(self.ds.len(), epoch, out)
     }
 
     /// Batch `i` of an epoch whose order is `order` (from [`DataLoader::order_into`]).
     pub fn batch(&self, order: &[usize], i: usize) -> Result<(Tensor, Tensor)> {
-        if order.len() != self.ds.len() {
+        if order.len() != self.samples_per_epoch() {
             return Err(LearnerError::Data(format!(
-                "an order of {} indices for {} samples",
+                "an order of {} indices for an epoch of {} samples",
                 order.len(),
-                self.ds.len()
+                self.samples_per_epoch()
             )));
         }
         if i >= self.len() {
@@ -126,47 +147,116 @@ impl DataLoader {
                 self.len()
             )));
         }
-        let start = i * self.bs;
-        let end = (start + self.bs).min(order.len());
-        self.ds.gather(&order[start..end])
+        batch_of(&*self.ds, order, self.bs, i)
     }
 
-    /// The batches of epoch `epoch`, in order.
-    pub fn iter(&self, epoch: usize) -> Batches<'_> {
+    /// The batches of epoch `epoch`, in order. The iterator owns what it needs (it does
+    /// not borrow the loader), so a training loop can hold it while mutating the model.
+    pub fn iter(&self, epoch: usize) -> Batches {
         let mut order = Vec::new();
-        self.order_into(epoch, &mut order);
+        let len = self.len();
+        if let Err(e) = self.order_into(epoch, &mut order) {
+            return Batches::failed(self.ds.clone(), e, len);
+        }
+        let ahead = self
+            .prefetch
+            .then(|| spawn_prefetch(self.ds.clone(), order.clone(), self.bs, len));
         Batches {
-            loader: self,
+            ds: self.ds.clone(),
             order,
+            bs: self.bs,
+            len,
             next: 0,
+            ahead,
+            error: None,
         }
     }
 }
 
-/// Iterator over one epoch's batches (see [`DataLoader::iter`]).
-#[derive(Debug)]
-pub struct Batches<'a> {
-    loader: &'a DataLoader,
-    order: Vec<usize>,
-    next: usize,
+fn batch_of(ds: &dyn Dataset, order: &[usize], bs: usize, i: usize) -> Result<(Tensor, Tensor)> {
+    let start = i * bs;
+    let end = (start + bs).min(order.len());
+    ds.gather(&order[start..end])
 }
 
-impl Iterator for Batches<'_> {
-    type Item = Result<(Tensor, Tensor)>;
+type BatchResult = Result<(Tensor, Tensor)>;
+
+/// Gathers batches `0..len` on a worker thread into a channel holding one finished batch;
+/// the worker stops when the receiver is dropped.
+fn spawn_prefetch(
+    ds: Arc<dyn Dataset>,
+    order: Vec<usize>,
+    bs: usize,
+    len: usize,
+) -> Receiver<BatchResult> {
+    let (tx, rx) = sync_channel(1);
+    std::thread::spawn(move || {
+        for i in 0..len {
+            let b = batch_of(&*ds, &order, bs, i);
+            let stop = b.is_err();
+            if tx.send(b).is_err() || stop {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// One epoch's batches (see [`DataLoader::iter`]).
+#[derive(Debug)]
+pub struct Batches {
+    ds: Arc<dyn Dataset>,
+    order: Vec<usize>,
+    bs: usize,
+    len: usize,
+    next: usize,
+    ahead: Option<Receiver<BatchResult>>,
+    error: Option<LearnerError>,
+}
+
+impl Batches {
+    fn failed(ds: Arc<dyn Dataset>, e: LearnerError, len: usize) -> Self {
+        Batches {
+            ds,
+            order: Vec::new(),
+            bs: 1,
+            len,
+            next: 0,
+            ahead: None,
+            error: Some(e),
+        }
+    }
+}
+
+impl Iterator for Batches {
+    type Item = BatchResult;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next >= self.loader.len() {
+        if let Some(e) = self.error.take() {
+            self.next = self.len;
+            return Some(Err(e));
+        }
+        if self.next >= self.len {
             return None;
         }
         let i = self.next;
         self.next += 1;
-        Some(self.loader.batch(&self.order, i))
+        let b = match &self.ahead {
+            Some(rx) => rx.recv().unwrap_or_else(|_| {
+                Err(LearnerError::Data("the prefetching thread stopped".into()))
+            }),
+            None => batch_of(&*self.ds, &self.order, self.bs, i),
+        };
+        if b.is_err() {
+            self.next = self.len;
+        }
+        Some(b)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.loader.len() - self.next;
+        let left = self.len - self.next;
         (left, Some(left))
     }
 }
 
-impl ExactSizeIterator for Batches<'_> {}
+impl ExactSizeIterator for Batches {}

@@ -3,16 +3,16 @@
 use mnist_data::{MnistSplits, Split, CLASSES, PIXELS};
 use tensor::{Device, Tensor};
 
-use crate::data::{get_dls, DataBunch, Dataset};
+use crate::data::{get_dls, DataBunch, TensorDataset};
 use crate::error::Result;
 
 /// One split as a dataset on `device`: `x` is `[n, 784]` pixels, `y` the labels as `f32`.
-pub fn mnist_dataset(split: &Split, device: Device) -> Result<Dataset> {
+pub fn mnist_dataset(split: &Split, device: Device) -> Result<TensorDataset> {
     let n = split.len();
     let x = Tensor::from_slice(&split.images, &[n, PIXELS], device)?;
     let labels: Vec<f32> = split.labels.iter().map(|&l| f32::from(l)).collect();
     let y = Tensor::from_vec(labels, &[n], device)?;
-    Dataset::new(x, y)
+    TensorDataset::new(x, y)
 }
 
 /// The lesson's data bunch: train and valid splits copied to `device` once, batch `bs`

@@ -34,7 +34,6 @@ enum Stop {
 /// Runs `fit` with an ordered list of callbacks.
 pub struct Runner {
     cbs: Vec<Box<dyn Callback>>,
-    order: Vec<usize>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -56,7 +55,6 @@ impl Runner {
     pub fn new() -> Self {
         Runner {
             cbs: vec![Box::new(TrainEval::new())],
-            order: Vec::new(),
         }
     }
 
@@ -183,33 +181,23 @@ impl Runner {
             Flow::CancelEpoch => return self.cancel_epoch(learn, st),
             Flow::Continue | Flow::CancelBatch => {}
         }
-        let mut order = std::mem::take(&mut self.order);
-        loader(learn, train).order_into(st.epoch, &mut order);
+        let mut batches = loader(learn, train).iter(st.epoch);
         st.iters = loader(learn, train).len();
         let mut stop = Stop::None;
         for i in 0..st.iters {
             st.iter = i;
-            let batch = loader(learn, train).batch(&order, i);
-            let (xb, yb) = match batch {
-                Ok(b) => b,
-                Err(e) => {
-                    self.order = order;
-                    return Err(e);
-                }
+            let (xb, yb) = match batches.next() {
+                Some(b) => b?,
+                None => break,
             };
-            match self.one_batch(learn, st, xb, yb) {
-                Ok(Stop::None) => {}
-                Ok(s) => {
+            match self.one_batch(learn, st, xb, yb)? {
+                Stop::None => {}
+                s => {
                     stop = s;
                     break;
                 }
-                Err(e) => {
-                    self.order = order;
-                    return Err(e);
-                }
             }
         }
-        self.order = order;
         match stop {
             Stop::Epoch => self.cancel_epoch(learn, st),
             s => Ok(s),

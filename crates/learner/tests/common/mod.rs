@@ -6,18 +6,18 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use layers::{Linear, Sequential};
-use learner::{Callback, CbResult, Ctx, DataBunch, DataLoader, Dataset, Event, Flow};
+use learner::{Callback, CbResult, Ctx, DataBunch, DataLoader, Event, Flow, TensorDataset};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tensor::{Device, Tensor};
 
 /// `n` samples of `f` features (a fixed smooth pattern) with labels `i % classes`.
-pub fn synthetic(n: usize, f: usize, classes: usize) -> Dataset {
+pub fn synthetic(n: usize, f: usize, classes: usize) -> TensorDataset {
     let x: Vec<f32> = (0..n * f)
         .map(|k| ((k * 37 % 101) as f32 / 101.0 - 0.5) + ((k / f) % classes) as f32 * 0.3)
         .collect();
     let y: Vec<f32> = (0..n).map(|i| (i % classes) as f32).collect();
-    Dataset::new(
+    TensorDataset::new(
         Tensor::from_vec(x, &[n, f], Device::Cpu).unwrap(),
         Tensor::from_vec(y, &[n], Device::Cpu).unwrap(),
     )

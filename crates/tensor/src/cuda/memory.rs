@@ -106,8 +106,8 @@ impl MemoryOps for CudaBackend {
     fn to_host(&self, storage: &Storage) -> Result<CpuStorage> {
         let s = self.own("to_host", storage)?;
         Ok(match s.data() {
-            CudaData::F32(d) => CpuStorage::F32(self.download(d, s.len())?),
-            CudaData::F64(d) => CpuStorage::F64(self.download(d, s.len())?),
+            CudaData::F32(d) => CpuStorage::F32(self.download(d, s.len())?.into()),
+            CudaData::F64(d) => CpuStorage::F64(self.download(d, s.len())?.into()),
         })
     }
 

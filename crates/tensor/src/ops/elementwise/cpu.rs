@@ -157,12 +157,12 @@ fn broadcast_zip<T: CpuFloat>(
 impl ElementwiseOps for CpuBackend {
     fn binary(&self, op: BinaryOp, a: &Tensor, b: &Tensor, out_shape: &[usize]) -> Result<Tensor> {
         let storage = match host_pair("binary", a, b)? {
-            HostPair::F32(x, y) => {
-                crate::CpuStorage::F32(binary_apply(op, x, a.shape(), y, b.shape(), out_shape))
-            }
-            HostPair::F64(x, y) => {
-                crate::CpuStorage::F64(binary_apply(op, x, a.shape(), y, b.shape(), out_shape))
-            }
+            HostPair::F32(x, y) => crate::CpuStorage::F32(
+                binary_apply(op, x, a.shape(), y, b.shape(), out_shape).into(),
+            ),
+            HostPair::F64(x, y) => crate::CpuStorage::F64(
+                binary_apply(op, x, a.shape(), y, b.shape(), out_shape).into(),
+            ),
         };
         Ok(Tensor::from_cpu_storage(storage, out_shape.to_vec()))
     }

@@ -106,8 +106,8 @@ impl LossOps for CpuBackend {
     fn log_softmax_backward(&self, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
         let c = y.shape()[1];
         let storage = match host_pair("log_softmax_backward", y, dy)? {
-            HostPair::F32(a, b) => CpuStorage::F32(log_softmax_backward_rows(a, b, c)),
-            HostPair::F64(a, b) => CpuStorage::F64(log_softmax_backward_rows(a, b, c)),
+            HostPair::F32(a, b) => CpuStorage::F32(log_softmax_backward_rows(a, b, c).into()),
+            HostPair::F64(a, b) => CpuStorage::F64(log_softmax_backward_rows(a, b, c).into()),
         };
         Ok(Tensor::from_cpu_storage(storage, y.shape().to_vec()))
     }
@@ -115,8 +115,8 @@ impl LossOps for CpuBackend {
     fn cross_entropy(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         let c = logits.shape()[1];
         let storage = match host_pair("cross_entropy", logits, targets)? {
-            HostPair::F32(z, t) => CpuStorage::F32(cross_entropy_rows(z, t, c)?),
-            HostPair::F64(z, t) => CpuStorage::F64(cross_entropy_rows(z, t, c)?),
+            HostPair::F32(z, t) => CpuStorage::F32(cross_entropy_rows(z, t, c)?.into()),
+            HostPair::F64(z, t) => CpuStorage::F64(cross_entropy_rows(z, t, c)?.into()),
         };
         Ok(Tensor::from_cpu_storage(storage, vec![]))
     }
@@ -130,8 +130,10 @@ impl LossOps for CpuBackend {
         let c = logits.shape()[1];
         let g = dloss.to_scalar()?;
         let storage = match host_pair("cross_entropy_backward", logits, targets)? {
-            HostPair::F32(z, t) => CpuStorage::F32(cross_entropy_backward_rows(z, t, c, g as f32)?),
-            HostPair::F64(z, t) => CpuStorage::F64(cross_entropy_backward_rows(z, t, c, g)?),
+            HostPair::F32(z, t) => {
+                CpuStorage::F32(cross_entropy_backward_rows(z, t, c, g as f32)?.into())
+            }
+            HostPair::F64(z, t) => CpuStorage::F64(cross_entropy_backward_rows(z, t, c, g)?.into()),
         };
         Ok(Tensor::from_cpu_storage(storage, logits.shape().to_vec()))
     }

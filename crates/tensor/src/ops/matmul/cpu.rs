@@ -129,12 +129,12 @@ impl MatmulOps for CpuBackend {
             HostPair::F32(x, y) => {
                 let mut c = vec![0f32; len];
                 batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c);
-                CpuStorage::F32(c)
+                CpuStorage::F32(c.into())
             }
             HostPair::F64(x, y) => {
                 let mut c = vec![0f64; len];
                 batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c);
-                CpuStorage::F64(c)
+                CpuStorage::F64(c.into())
             }
         };
         Ok(Tensor::from_cpu_storage(storage, vec![d.batch, d.m, d.n]))

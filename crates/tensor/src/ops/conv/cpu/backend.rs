@@ -22,7 +22,7 @@ impl ConvOps for CpuBackend {
                 });
                 let mut y = vec![0f32; g.output_len()];
                 super::forward(g, x, w, b, &mut y);
-                CpuStorage::F32(y)
+                CpuStorage::F32(y.into())
             }
             HostPair::F64(x, w) => {
                 let b = bias.map(|b| match b {
@@ -31,7 +31,7 @@ impl ConvOps for CpuBackend {
                 });
                 let mut y = vec![0f64; g.output_len()];
                 super::forward(g, x, w, b, &mut y);
-                CpuStorage::F64(y)
+                CpuStorage::F64(y.into())
             }
         };
         Ok(Tensor::from_cpu_storage(
@@ -45,12 +45,12 @@ impl ConvOps for CpuBackend {
             HostPair::F32(dy, w) => {
                 let mut dx = vec![0f32; g.input_len()];
                 super::backward_input(g, dy, w, &mut dx);
-                CpuStorage::F32(dx)
+                CpuStorage::F32(dx.into())
             }
             HostPair::F64(dy, w) => {
                 let mut dx = vec![0f64; g.input_len()];
                 super::backward_input(g, dy, w, &mut dx);
-                CpuStorage::F64(dx)
+                CpuStorage::F64(dx.into())
             }
         };
         Ok(Tensor::from_cpu_storage(
@@ -69,12 +69,12 @@ impl ConvOps for CpuBackend {
             HostPair::F32(dy, x) => {
                 let mut dw = vec![0f32; g.weight_len()];
                 super::backward_weight(g, dy, x, &mut dw);
-                CpuStorage::F32(dw)
+                CpuStorage::F32(dw.into())
             }
             HostPair::F64(dy, x) => {
                 let mut dw = vec![0f64; g.weight_len()];
                 super::backward_weight(g, dy, x, &mut dw);
-                CpuStorage::F64(dw)
+                CpuStorage::F64(dw.into())
             }
         };
         Ok(Tensor::from_cpu_storage(
@@ -88,12 +88,12 @@ impl ConvOps for CpuBackend {
             CpuStorage::F32(dy) => {
                 let mut db = vec![0f32; g.c_out];
                 super::backward_bias(g, dy, &mut db);
-                CpuStorage::F32(db)
+                CpuStorage::F32(db.into())
             }
             CpuStorage::F64(dy) => {
                 let mut db = vec![0f64; g.c_out];
                 super::backward_bias(g, dy, &mut db);
-                CpuStorage::F64(db)
+                CpuStorage::F64(db.into())
             }
         };
         Ok(Tensor::from_cpu_storage(storage, vec![g.c_out]))
