@@ -148,8 +148,9 @@ pub fn bench(args: &BenchArgs) -> CmdResult {
     } else if args.device != Device::Cpu {
         torch_note = "PyTorch: not run (the script times the CPU only).".to_string();
     } else {
-        let dir = match &source {
-            DataSource::Dir(d) => d.clone(),
+        // The PyTorch script reads the MNIST files (never an .npz archive).
+        let dir = match DataSource::resolve(args.data.as_deref()) {
+            DataSource::Dir(d) => d,
             DataSource::Sample => mnist_data::sample::sample_dir(),
         };
         match TorchWorker::start(&args.torch, &dir, args.threads, train_len) {

@@ -8,7 +8,7 @@ use super::plan::{
     for_each_chunk, with_pixel_and_tap_offsets, with_window_offsets, Plan, MAX_WEIGHT_GROUPS,
 };
 use super::scratch::{with_scratch, CALL_SCRATCH};
-use super::simd::{lanes_for, Simd};
+use super::simd::Simd;
 use super::weight::{expand_weight, with_weight, WeightLayout};
 use crate::dtype::CpuFloat;
 use crate::ops::conv::Conv2dGeometry;
@@ -31,15 +31,19 @@ thread_local! {
 }
 
 /// Whether a call uses the direct kernels, with SIMD lanes running over `lane_dim` channels:
-/// they must apply (not the dense case, at least 4 lanes of work), pay off (`worth_it`, a
-/// function of the geometry only), and the CPU must have them.
-pub(super) fn use_direct(p: &Plan, lane_dim: usize, worth_it: bool) -> Option<Simd> {
+/// they must apply (not the dense case, at least 4 lanes of work), the CPU must have them,
+/// and they must pay off (`worth_it`, a function of the geometry and the SIMD level only).
+pub(super) fn use_direct(
+    p: &Plan,
+    lane_dim: usize,
+    worth_it: impl FnOnce(Simd) -> bool,
+) -> Option<Simd> {
     let applies = !p.dense && lane_dim >= 4;
     #[cfg(test)]
     if let Some(force) = FORCE_DIRECT.with(|c| c.get()) {
         return Simd::detect().filter(|_| force && applies);
     }
-    Simd::detect().filter(|_| applies && worth_it)
+    Simd::detect().filter(|&s| applies && worth_it(s))
 }
 
 /// Convolution forward pass: overwrites `y` (`[batch, c_out, h_out, w_out]`) with
@@ -75,8 +79,8 @@ pub fn forward<T: CpuFloat>(g: &Conv2dGeometry, x: &[T], w: &[T], bias: Option<&
         });
         return;
     }
-    if let Some(simd) = use_direct(&p, g.c_out, g.batch * p.spatial >= DIRECT_MIN_PIXELS) {
-        let nr = lanes_for::<T>(g.c_out);
+    if let Some(simd) = use_direct(&p, g.c_out, |_| g.batch * p.spatial >= DIRECT_MIN_PIXELS) {
+        let nr = simd.lanes_for::<T>(g.c_out);
         with_lanes!(nr, forward_direct::<T>(g, &p, simd, x, w, bias, y));
         return;
     }
@@ -125,10 +129,12 @@ pub fn backward_input<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], w: &[T], gx: &m
         });
         return;
     }
-    // Input channels are the lanes here; half-width blocks measured slower than the GEMM.
-    let wide = g.c_in > lanes_for::<T>(1);
-    if let Some(simd) = use_direct(&p, g.c_in, wide && g.batch * p.spatial >= DIRECT_MIN_PIXELS) {
-        let nr = lanes_for::<T>(g.c_in);
+    // Input channels are the lanes here; blocks of one 256-bit vector or less measured
+    // slower than the GEMM.
+    let worth_it =
+        |s: Simd| g.c_in > s.lanes_for::<T>(1) && g.batch * p.spatial >= DIRECT_MIN_PIXELS;
+    if let Some(simd) = use_direct(&p, g.c_in, worth_it) {
+        let nr = simd.lanes_for::<T>(g.c_in);
         with_lanes!(nr, backward_input_direct::<T>(g, &p, simd, gy, w, gx));
         return;
     }
@@ -176,8 +182,8 @@ pub fn backward_weight<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], x: &[T], gw: &
     };
     let in_len = g.c_in * g.h_in * g.w_in;
     let out_len = g.c_out * p.spatial;
-    let direct = use_direct(&p, g.c_out, p.nb * p.spatial >= DIRECT_MIN_CHUNK_PIXELS);
-    let nr = lanes_for::<T>(g.c_out);
+    let direct = use_direct(&p, g.c_out, |_| p.nb * p.spatial >= DIRECT_MIN_CHUNK_PIXELS);
+    let nr = direct.map_or(1, |s| s.lanes_for::<T>(g.c_out));
     with_pixel_and_tap_offsets(g, &p, |offsets, tap_offs| {
         // Group `gi` owns chunks [gi·chunks/groups, (gi+1)·chunks/groups) and sums them in
         // order into its own partial.
