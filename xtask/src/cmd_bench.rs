@@ -3,7 +3,7 @@
 //! For every setting the two sides alternate (ours, PyTorch, ours, PyTorch, ... for
 //! `--rounds` rounds) on the same data, model, schedule and thread count; the table gives
 //! each side's median and their ratio. `--sweep` adds the cost curve of one training step
-//! over batch sizes 1 to 1024, `--profile` the time per op family of a bs-512 epoch, and
+//! over batch sizes 2 to 1024, `--profile` the time per op family of a bs-512 epoch, and
 //! `--write` puts all of it into `docs/benchmarks.md` (between markers) and the sweep's
 //! plot into `docs/bench-sweep.svg`.
 
@@ -55,7 +55,8 @@ pub struct BenchArgs {
     /// Untimed steps at the start of each run.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub warmup: usize,
-    /// Also measure the training-step cost over batch sizes 1, 2, 4, ..., 1024.
+    /// Also measure the training-step cost over batch sizes 2, 4, ..., 1024 (BatchNorm2d
+    /// cannot train at bs 1: the last layer's output is 1×1, one value per channel).
     #[arg(long)]
     pub sweep: bool,
     /// Also profile a bs-512 epoch by op family.
@@ -285,7 +286,8 @@ fn sweep(
     );
     let _ = writeln!(doc, "|---:|---:|---:|---:|---:|---:|---:|");
     let (mut ours_pts, mut torch_pts) = (Vec::new(), Vec::new());
-    let mut bs = 1;
+    // From 2: at bs 1 the last conv's 1×1 output leaves BatchNorm2d one value per channel.
+    let mut bs = 2;
     while bs <= 1024 {
         let want = Some((4096 / bs).clamp(10, 200));
         let want = match args.max_steps {

@@ -31,7 +31,7 @@ pub fn profile_epoch(
     profile::set_enabled(false);
     let (seconds, _) = result?;
     let mut entries = profile::take();
-    entries.sort_by(|a, b| b.total.cmp(&a.total));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.total));
     let total: f64 = entries.iter().map(|e| e.total.as_secs_f64()).sum();
     let steps = run.steps as f64;
     let mut s = String::new();
