@@ -7,7 +7,7 @@
 //! ```
 //!
 //! where reads outside the input are zero. There are two engines: direct SIMD kernels for
-//! x86-64 CPUs with AVX-512 (`direct.rs`, `simd.rs`), and a portable one that
+//! x86-64 CPUs with AVX2 and FMA, 512-bit where AVX-512F is present (`direct.rs`, `simd.rs`), and a portable one that
 //! lowers the convolution to one matrix product per chunk of `nb` samples (im2col). Write `K = c_in·k_h·k_w` (the patch
 //! length) and `N = nb·h_out·w_out` (the output pixels of the chunk). The *column matrix*
 //! `cols[(ci, kh, kw), (b, oh, ow)] = x[b, ci, oh·s + kh − p, ow·s + kw − p]` is `K × N`;
@@ -21,7 +21,8 @@
 //!
 //! # Design
 //!
-//! * **Two engines.** On x86-64 CPUs with AVX-512F, AVX2 and FMA, large enough calls use
+//! * **Two engines.** On x86-64 CPUs with AVX2 and FMA (AVX-512F: 512-bit vectors; AVX2
+//!   alone: two 256-bit vectors per block row), large enough calls use
 //!   *direct* register-blocked kernels: no column matrix at all, one SIMD micro-kernel that
 //!   gathers activations straight from a zero-padded copy of the input (`dispatch.rs` decides
 //!   when; measured per pass and layer on the lesson's shapes). All
