@@ -1,15 +1,27 @@
-//! `bench`: seconds per training epoch for three settings, beside PyTorch's figures.
+//! `bench`: seconds per training epoch beside PyTorch's, measured in the same run.
+//!
+//! For every setting the two sides alternate (ours, PyTorch, ours, PyTorch, ... for
+//! `--rounds` rounds) on the same data, model, schedule and thread count; the table gives
+//! each side's median and their ratio. `--sweep` adds the cost curve of one training step
+//! over batch sizes 2 to 1024, `--profile` the time per op family of a bs-512 epoch, and
+//! `--write` puts all of it into `docs/benchmarks.md` (between markers) and the sweep's
+//! plot into `docs/bench-sweep.svg`.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use learner::callbacks::{mnist_view, BatchTransformX, DeviceCallback};
-use learner::Runner;
+use mnist_data::{DataSource, MnistSplits};
 use norms::NormKind;
 use tensor::Device;
 
-use crate::bench_timer::TrainTimer;
-use crate::session::{load_splits, make_learner, LrChoice, NormChoice, RunConfig};
+use crate::bench::ours::{time_ours, OurRun};
+use crate::bench::profile_table::profile_epoch;
+use crate::bench::stats::{fixed, median, ratio};
+use crate::bench::svg::{log_log_chart, Series};
+use crate::bench::torch::{StepRequest, TorchWorker};
+use crate::session::load_splits;
 use crate::CmdResult;
 
 /// Arguments of `bench`.
@@ -21,103 +33,353 @@ pub struct BenchArgs {
     /// Data directory, or `sample` [default: as for `train`].
     #[arg(long, value_name = "DIR")]
     pub data: Option<OsString>,
+    /// Threads for both sides (our rayon pool, `torch.set_num_threads`).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub threads: usize,
+    /// The Python that has torch (the PyTorch side is skipped, and says so, when it cannot
+    /// import torch).
+    #[arg(long, default_value = "python3", value_name = "PYTHON")]
+    pub torch: OsString,
+    /// Time our side only.
+    #[arg(long)]
+    pub no_torch: bool,
+    /// Rounds per setting (each side runs once per round; medians over the rounds).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub rounds: usize,
     /// Steps timed for batch size 2 (scaled to the 25,000-step epoch).
-    #[arg(long, default_value_t = 3000, value_name = "N")]
+    #[arg(long, default_value_t = 2000, value_name = "N")]
     pub bs2_steps: usize,
-    /// At most this many steps for every setting (smoke runs; results are scaled).
+    /// At most this many timed steps for every setting (smoke runs; results are scaled).
     #[arg(long, value_name = "N")]
     pub max_steps: Option<usize>,
-    /// Untimed steps at the start of each setting.
+    /// Untimed steps at the start of each run.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub warmup: usize,
+    /// Also measure the training-step cost over batch sizes 2, 4, ..., 1024 (BatchNorm2d
+    /// cannot train at bs 1: the last layer's output is 1×1, one value per channel).
+    #[arg(long)]
+    pub sweep: bool,
+    /// Also profile a bs-512 epoch by op family.
+    #[arg(long)]
+    pub profile: bool,
+    /// Write the results into docs/benchmarks.md (and the sweep's plot beside it).
+    #[arg(long)]
+    pub write: bool,
 }
 
-/// One benchmark setting and PyTorch's seconds per epoch for it.
-struct Setting {
-    name: &'static str,
+/// The one-cycle schedule of every run: `one_cycle(0.2, 1.0, 0.01)`, as `cargo xtask train`.
+const SCHED: (f64, f64, f64) = (0.2, 1.0, 0.01);
+
+/// Markers around the generated section of `docs/benchmarks.md`.
+const BEGIN: &str = "<!-- BEGIN cargo xtask bench (generated) -->";
+const END: &str = "<!-- END cargo xtask bench -->";
+
+/// Both sides' per-round seconds per step of one setting.
+#[derive(Default)]
+struct Timing {
+    ours: Vec<f64>,
+    torch: Vec<f64>,
+    torch_error: Option<String>,
+}
+
+/// Runs one setting `rounds` times on each side, alternating.
+fn time_both(
+    args: &BenchArgs,
+    splits: &MnistSplits,
+    torch: &mut Option<TorchWorker>,
     norm: NormKind,
     bs: usize,
-    cap: Option<usize>,
-    torch_cpu: f64,
-    torch_h100: f64,
+    steps: usize,
+) -> Result<Timing, Box<dyn std::error::Error>> {
+    let run = OurRun {
+        norm,
+        bs,
+        warmup: args.warmup,
+        steps,
+        sched: SCHED,
+        device: args.device,
+    };
+    let req = StepRequest {
+        norm: if norm == NormKind::RunningBatch {
+            "running"
+        } else {
+            "batch"
+        },
+        bs,
+        warmup: args.warmup,
+        steps,
+        sched: SCHED,
+    };
+    let mut t = Timing::default();
+    for _ in 0..args.rounds {
+        let (secs, _) = time_ours(&run, splits, Vec::new())?;
+        t.ours.push(secs / steps as f64);
+        if let (Some(w), None) = (torch.as_mut(), &t.torch_error) {
+            match w.time(&req) {
+                Ok(secs) => t.torch.push(secs / steps as f64),
+                Err(e) => t.torch_error = Some(e),
+            }
+        }
+    }
+    Ok(t)
 }
 
-/// The lesson's training set size.
-const TRAIN_LEN: usize = 50_000;
+/// Steps that fit in one epoch after the warm-up, at most `want`.
+fn steps_in_epoch(train_len: usize, bs: usize, warmup: usize, want: Option<usize>) -> usize {
+    let room = train_len.div_ceil(bs).saturating_sub(warmup).max(1);
+    want.map_or(room, |w| w.min(room)).max(1)
+}
 
-/// `bench`: times each setting's training steps and prints a table.
+/// `bench`: the table, and optionally the sweep and the profile.
 pub fn bench(args: &BenchArgs) -> CmdResult {
-    if args.bs2_steps == 0 || args.max_steps == Some(0) {
-        return Err("--bs2-steps and --max-steps must be at least 1".into());
+    if args.bs2_steps == 0 || args.max_steps == Some(0) || args.rounds == 0 || args.threads == 0 {
+        return Err("--bs2-steps, --max-steps, --rounds and --threads must be at least 1".into());
     }
     crate::session::check_device(args.device)?;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build_global()
+        .map_err(|e| format!("setting up {} threads: {e}", args.threads))?;
     let (source, splits) = load_splits(args.data.as_deref())?;
-    let settings = [
-        Setting {
-            name: "BatchNorm2d, bs 512",
+    let train_len = splits.train.len();
+    let mut torch = None;
+    let torch_note: String;
+    if args.no_torch {
+        torch_note = "PyTorch: not run (--no-torch).".to_string();
+    } else if args.device != Device::Cpu {
+        torch_note = "PyTorch: not run (the script times the CPU only).".to_string();
+    } else {
+        // The PyTorch script reads the MNIST files (never an .npz archive).
+        let dir = match DataSource::resolve(args.data.as_deref()) {
+            DataSource::Dir(d) => d,
+            DataSource::Sample => mnist_data::sample::sample_dir(),
+        };
+        match TorchWorker::start(&args.torch, &dir, args.threads, train_len) {
+            Ok(w) => {
+                torch_note = format!("PyTorch: {} (`benches/torch/lesson_step.py`).", w.describe);
+                torch = Some(w);
+            }
+            Err(e) => {
+                torch_note = format!(
+                    "PyTorch: not available from `{}` ({e}); ours alone.",
+                    args.torch.to_string_lossy()
+                );
+            }
+        }
+    }
+    let mut doc = String::new();
+    let _ = writeln!(
+        doc,
+        "Data: {source}; device {}; {} threads on both sides; {} rounds per setting, each \
+         side once per round (ours, PyTorch, ours, PyTorch, ...), medians over the rounds; \
+         {} untimed warm-up steps per run; schedule one_cycle({}, {}, {}).\n\n{torch_note}\n",
+        args.device, args.threads, args.rounds, args.warmup, SCHED.0, SCHED.1, SCHED.2
+    );
+    epoch_table(args, &splits, &mut torch, &mut doc)?;
+    let mut svg = None;
+    if args.sweep {
+        svg = Some(sweep(args, &splits, &mut torch, &mut doc)?);
+    }
+    if args.profile {
+        let steps = steps_in_epoch(train_len, 512, args.warmup, args.max_steps);
+        let run = OurRun {
             norm: NormKind::Batch,
             bs: 512,
-            cap: None,
-            torch_cpu: 1.8,
-            torch_h100: 0.27,
-        },
-        Setting {
-            name: "RunningBatchNorm, bs 32",
-            norm: NormKind::RunningBatch,
-            bs: 32,
-            cap: None,
-            torch_cpu: 7.1,
-            torch_h100: 11.5,
-        },
-        Setting {
-            name: "BatchNorm2d, bs 2",
-            norm: NormKind::Batch,
-            bs: 2,
-            cap: Some(args.bs2_steps),
-            torch_cpu: 46.0,
-            torch_h100: 61.0,
-        },
-    ];
-    println!("data: {source}; device {}", args.device);
-    println!("| setting | steps timed | ours (s/epoch) | PyTorch 2-core CPU | PyTorch H100 |");
-    println!("|---|---|---|---|---|");
-    for s in settings {
-        let cap = match (s.cap, args.max_steps) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let cfg = RunConfig {
-            norm: NormChoice(Some(s.norm)),
-            bs: s.bs,
-            lr: LrChoice::Const(0.1),
-            epochs: 1,
-            seed: 0,
+            warmup: args.warmup,
+            steps,
+            sched: SCHED,
             device: args.device,
-            out: None,
-            max_steps: cap.map(|c| c + args.warmup),
-            stats: false,
-            guard: learner::callbacks::GuardMode::Report,
-            print: false,
-            progress: false,
-            checkpoint: false,
-            resume: None,
         };
-        let mut learn = make_learner(&cfg, &splits)?;
-        let mut runner = Runner::with_callbacks(vec![
-            Box::new(DeviceCallback::new(args.device)),
-            Box::new(BatchTransformX::new(mnist_view())),
-            Box::new(TrainTimer::new(args.warmup)),
-        ]);
-        runner.fit(1, &mut learn)?;
-        let timer = runner
-            .callback::<TrainTimer>()
-            .ok_or("the timer went missing")?;
-        let full = TRAIN_LEN.div_ceil(s.bs);
-        let per_epoch = timer.seconds / timer.steps.max(1) as f64 * full as f64;
+        let _ = writeln!(
+            doc,
+            "\n### Profile of a bs-512 epoch (ours, BatchNorm2d, {steps} steps)\n"
+        );
+        doc.push_str(&profile_epoch(&run, &splits)?);
+    }
+    println!("{doc}");
+    if args.write {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let docs = root.join("docs");
+        if let Some(svg) = svg {
+            std::fs::write(docs.join("bench-sweep.svg"), svg)?;
+        }
+        write_section(&docs.join("benchmarks.md"), &doc)?;
         println!(
-            "| {} | {} of {full} | {per_epoch:.2} | {} | {} |",
-            s.name, timer.steps, s.torch_cpu, s.torch_h100
+            "wrote docs/benchmarks.md{}",
+            if args.sweep {
+                " and docs/bench-sweep.svg"
+            } else {
+                ""
+            }
         );
     }
     Ok(())
+}
+
+/// The seconds-per-epoch table.
+fn epoch_table(
+    args: &BenchArgs,
+    splits: &MnistSplits,
+    torch: &mut Option<TorchWorker>,
+    doc: &mut String,
+) -> CmdResult {
+    let train_len = splits.train.len();
+    let settings = [
+        ("BatchNorm2d, bs 512", NormKind::Batch, 512, None),
+        ("BatchNorm2d, bs 32", NormKind::Batch, 32, None),
+        ("RunningBatchNorm, bs 32", NormKind::RunningBatch, 32, None),
+        (
+            "BatchNorm2d, bs 2",
+            NormKind::Batch,
+            2,
+            Some(args.bs2_steps),
+        ),
+    ];
+    let _ = writeln!(doc, "### Seconds per training epoch\n");
+    let _ = writeln!(
+        doc,
+        "| setting | steps timed per run | ours (s/epoch) | PyTorch (s/epoch) | ours / PyTorch |"
+    );
+    let _ = writeln!(doc, "|---|---|---:|---:|---:|");
+    for (name, norm, bs, cap) in settings {
+        let want = match (cap, args.max_steps) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let steps = steps_in_epoch(train_len, bs, args.warmup, want);
+        let t = time_both(args, splits, torch, norm, bs, steps)?;
+        let full = train_len.div_ceil(bs) as f64;
+        let ours = median(&t.ours).map(|s| s * full);
+        let theirs = median(&t.torch).map(|s| s * full);
+        let _ = writeln!(
+            doc,
+            "| {name} | {steps} of {} | {} | {} | {} |",
+            full,
+            fixed(ours, 2),
+            t.torch_error
+                .as_deref()
+                .map_or_else(|| fixed(theirs, 2), |e| format!("error: {e}")),
+            ratio(ours, theirs)
+        );
+        eprintln!(
+            "{name}: ours {:?} s/step, PyTorch {:?} s/step",
+            t.ours, t.torch
+        );
+    }
+    Ok(())
+}
+
+/// The step-cost curve over batch sizes; returns the plot.
+fn sweep(
+    args: &BenchArgs,
+    splits: &MnistSplits,
+    torch: &mut Option<TorchWorker>,
+    doc: &mut String,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let _ = writeln!(
+        doc,
+        "\n### Training-step cost by batch size (BatchNorm2d)\n\n![sweep](bench-sweep.svg)\n"
+    );
+    let _ = writeln!(
+        doc,
+        "| bs | steps per run | ours (ms/step) | PyTorch (ms/step) | ours (µs/sample) | PyTorch (µs/sample) | ours / PyTorch |"
+    );
+    let _ = writeln!(doc, "|---:|---:|---:|---:|---:|---:|---:|");
+    let (mut ours_pts, mut torch_pts) = (Vec::new(), Vec::new());
+    // From 2: at bs 1 the last conv's 1×1 output leaves BatchNorm2d one value per channel.
+    let mut bs = 2;
+    while bs <= 1024 {
+        let want = Some((4096 / bs).clamp(10, 200));
+        let want = match args.max_steps {
+            Some(m) => want.map(|w| w.min(m)),
+            None => want,
+        };
+        let steps = steps_in_epoch(splits.train.len(), bs, args.warmup, want);
+        let t = time_both(args, splits, torch, NormKind::Batch, bs, steps)?;
+        let ours = median(&t.ours);
+        let theirs = median(&t.torch);
+        let per = |s: Option<f64>| s.map(|v| v * 1e6 / bs as f64);
+        if let Some(v) = per(ours) {
+            ours_pts.push((bs as f64, v));
+        }
+        if let Some(v) = per(theirs) {
+            torch_pts.push((bs as f64, v));
+        }
+        let torch_ms = t.torch_error.as_deref().map_or_else(
+            || fixed(theirs.map(|v| v * 1e3), 3),
+            |e| format!("error: {e}"),
+        );
+        let _ = writeln!(
+            doc,
+            "| {bs} | {steps} | {} | {torch_ms} | {} | {} | {} |",
+            fixed(ours.map(|v| v * 1e3), 3),
+            fixed(per(ours), 1),
+            fixed(per(theirs), 1),
+            ratio(ours, theirs)
+        );
+        eprintln!("sweep bs {bs}: ours {:?}, PyTorch {:?}", t.ours, t.torch);
+        bs *= 2;
+    }
+    Ok(log_log_chart(
+        "One training step (BatchNorm2d), per sample",
+        "batch size",
+        "µs per sample",
+        &[
+            Series {
+                name: "ours",
+                color: "#1f77b4",
+                points: ours_pts,
+            },
+            Series {
+                name: "PyTorch",
+                color: "#d62728",
+                points: torch_pts,
+            },
+        ],
+    ))
+}
+
+/// Replaces the text between [`BEGIN`] and [`END`] in `path` with `body` (appending the
+/// marked section when the markers are missing).
+fn write_section(path: &PathBuf, body: &str) -> CmdResult {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let section = format!("{BEGIN}\n\n{}\n{END}", body.trim_end());
+    let new = match (text.find(BEGIN), text.find(END)) {
+        (Some(a), Some(b)) if a < b => {
+            format!("{}{section}{}", &text[..a], &text[b + END.len()..])
+        }
+        _ => format!("{}\n\n{section}\n", text.trim_end()),
+    };
+    std::fs::write(path, new)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_fit_in_one_epoch() {
+        assert_eq!(steps_in_epoch(50_000, 512, 3, None), 95);
+        assert_eq!(steps_in_epoch(50_000, 512, 3, Some(10)), 10);
+        assert_eq!(steps_in_epoch(50_000, 2, 3, Some(2000)), 2000);
+        assert_eq!(steps_in_epoch(100, 512, 3, None), 1);
+    }
+
+    #[test]
+    fn section_is_replaced_between_markers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.md");
+        std::fs::write(&p, format!("head\n{BEGIN}\nold\n{END}\ntail\n")).unwrap();
+        write_section(&p, "new\n").unwrap();
+        let s = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(s, format!("head\n{BEGIN}\n\nnew\n{END}\ntail\n"));
+        let q = dir.path().join("c.md");
+        std::fs::write(&q, "only\n").unwrap();
+        write_section(&q, "x").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&q).unwrap(),
+            format!("only\n\n{BEGIN}\n\nx\n{END}\n")
+        );
+    }
 }

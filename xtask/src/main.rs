@@ -4,6 +4,7 @@
 //! Each command group lives in its own `cmd_*` module; to add one, add a variant to
 //! [`Command`] and a line to [`run`].
 
+mod bench;
 mod bench_timer;
 mod cmd_bench;
 mod cmd_data;
@@ -47,7 +48,7 @@ enum Command {
     Train(cmd_train::TrainArgs),
     /// Run the lesson's table of runs and write docs/results.md.
     Lesson(cmd_lesson::LessonArgs),
-    /// Seconds per training epoch beside PyTorch's figures.
+    /// Seconds per training epoch beside PyTorch's, measured in the same run.
     Bench(cmd_bench::BenchArgs),
 }
 

@@ -131,7 +131,9 @@ impl Var {
                     result.by_id.insert(v.id(), g);
                 }
                 Some(grad_fn) => {
+                    tensor::profile::lap("backward", "graph walk", [0; 3]);
                     let input_grads = grad_fn.op.backward(&g)?;
+                    tensor::profile::lap("backward", grad_fn.op.name(), [0; 3]);
                     if input_grads.len() != grad_fn.inputs.len() {
                         return Err(TensorError::InvalidArgument {
                             op: "backward",

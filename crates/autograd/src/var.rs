@@ -113,6 +113,8 @@ impl Var {
     /// Records the result of an op. When gradients are disabled or no input needs one, the
     /// result is a constant and nothing is kept alive.
     pub fn from_op(value: Tensor, inputs: &[&Var], op: Box<dyn BackwardOp>) -> Var {
+        // Profiling: the time since the previous lap was spent computing this op's value.
+        tensor::profile::lap("forward", op.name(), [0; 3]);
         if grad_enabled() && inputs.iter().any(|v| v.requires_grad()) {
             let inputs = inputs.iter().map(|v| (*v).clone()).collect();
             Self::make(value, true, Some(GradFn { inputs, op }))

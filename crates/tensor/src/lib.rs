@@ -26,6 +26,7 @@ mod interop;
 pub mod npy;
 pub mod ops;
 pub mod prerequisite;
+pub mod profile;
 mod random;
 pub mod shape;
 mod storage;

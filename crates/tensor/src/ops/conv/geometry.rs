@@ -44,4 +44,9 @@ impl Conv2dGeometry {
     pub fn patch_len(&self) -> usize {
         self.c_in * self.k_h * self.k_w
     }
+    /// `[c_in, c_out, k_h]`: names a layer in a profile (see [`crate::profile`]).
+    pub fn layer_key(&self) -> [u32; 3] {
+        let c = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        [c(self.c_in), c(self.c_out), c(self.k_h)]
+    }
 }

@@ -118,7 +118,10 @@ impl Tensor {
                 });
             }
         }
-        self.backend().conv2d(&g, self, weight, bias)
+        crate::profile::lap("other", "glue", [0; 3]);
+        let y = self.backend().conv2d(&g, self, weight, bias);
+        crate::profile::lap("conv", "forward", g.layer_key());
+        y
     }
 
     /// The input gradient of `conv2d` given the output gradient `self`.
@@ -134,7 +137,10 @@ impl Tensor {
             weight,
             &[g.c_out, g.c_in, g.k_h, g.k_w],
         )?;
-        self.backend().conv2d_backward_input(g, self, weight)
+        crate::profile::lap("other", "glue", [0; 3]);
+        let r = self.backend().conv2d_backward_input(g, self, weight);
+        crate::profile::lap("conv", "backward-data", g.layer_key());
+        r
     }
 
     /// The weight gradient of `conv2d` given the output gradient `self`.
@@ -150,7 +156,10 @@ impl Tensor {
             input,
             &[g.batch, g.c_in, g.h_in, g.w_in],
         )?;
-        self.backend().conv2d_backward_weight(g, self, input)
+        crate::profile::lap("other", "glue", [0; 3]);
+        let r = self.backend().conv2d_backward_weight(g, self, input);
+        crate::profile::lap("conv", "backward-weight", g.layer_key());
+        r
     }
 
     /// The bias gradient of `conv2d` given the output gradient `self`.
@@ -160,7 +169,10 @@ impl Tensor {
             self,
             &[g.batch, g.c_out, g.h_out, g.w_out],
         )?;
-        self.backend().conv2d_backward_bias(g, self)
+        crate::profile::lap("other", "glue", [0; 3]);
+        let r = self.backend().conv2d_backward_bias(g, self);
+        crate::profile::lap("conv", "backward-bias", g.layer_key());
+        r
     }
 }
 

@@ -1,0 +1,239 @@
+//! The public CPU convolution kernels and the one place that chooses an engine per call.
+
+use super::dense::{dense_backward_input_chunk, dense_backward_weight_chunk, dense_forward_chunk};
+use super::direct::{backward_input_direct, backward_weight_direct_chunk, forward_direct};
+use super::gemm::{backward_input_chunk, backward_weight_chunk, forward_chunk};
+use super::lowering::add_bias;
+use super::plan::{
+    for_each_chunk, with_pixel_and_tap_offsets, with_window_offsets, Plan, MAX_WEIGHT_GROUPS,
+};
+use super::scratch::{with_scratch, CALL_SCRATCH};
+use super::simd::Simd;
+use super::weight::{expand_weight, with_weight, WeightLayout};
+use crate::dtype::CpuFloat;
+use crate::ops::conv::Conv2dGeometry;
+
+/// Forward and input-gradient calls use the direct kernels from this many output pixels
+/// (`batch·h_out·w_out`) on. Below it the per-call cost of rearranging the weight dominates
+/// and the GEMM path, which reads the weight in place, is faster.
+pub(super) const DIRECT_MIN_PIXELS: usize = 64;
+
+/// Weight-gradient calls use the direct kernels when a chunk holds at least this many output
+/// pixels: each micro-kernel block runs over the chunk's pixels, so short chunks leave it
+/// dominated by per-block overhead.
+pub(super) const DIRECT_MIN_CHUNK_PIXELS: usize = 96;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests pin the code path: `Some(false)` forces the GEMM path, `Some(true)` the direct
+    /// kernels wherever they apply (and the CPU has them), regardless of size.
+    pub(super) static FORCE_DIRECT: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether a call uses the direct kernels, with SIMD lanes running over `lane_dim` channels:
+/// they must apply (not the dense case, at least 4 lanes of work), the CPU must have them,
+/// and they must pay off (`worth_it`, a function of the geometry and the SIMD level only).
+pub(super) fn use_direct(
+    p: &Plan,
+    lane_dim: usize,
+    worth_it: impl FnOnce(Simd) -> bool,
+) -> Option<Simd> {
+    let applies = !p.dense && lane_dim >= 4;
+    #[cfg(test)]
+    if let Some(force) = FORCE_DIRECT.with(|c| c.get()) {
+        return Simd::detect().filter(|_| force && applies);
+    }
+    Simd::detect().filter(|&s| applies && worth_it(s))
+}
+
+/// Convolution forward pass: overwrites `y` (`[batch, c_out, h_out, w_out]`) with
+///
+/// `y[b, co, oh, ow] = bias[co] + Σ_{ci, kh, kw} w[co, ci, kh, kw] · x[b, ci, oh·s + kh − p, ow·s + kw − p]`
+///
+/// (zero outside the input). `x` is `[batch, c_in, h_in, w_in]`, `w` is
+/// `[c_out, c_in, k_h, k_w]`, `bias` has `c_out` elements.
+pub fn forward<T: CpuFloat>(g: &Conv2dGeometry, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) {
+    debug_assert_eq!(x.len(), g.input_len());
+    debug_assert_eq!(w.len(), g.weight_len());
+    debug_assert_eq!(y.len(), g.output_len());
+    debug_assert!(bias.is_none_or(|b| b.len() == g.c_out));
+    let p = Plan::new(g);
+    if y.is_empty() {
+        return;
+    }
+    if p.k_eff == 0 {
+        // No tap ever reads the input: the output is the bias alone.
+        y.fill(T::zero());
+        if let Some(b) = bias {
+            add_bias(y, b, p.spatial);
+        }
+        return;
+    }
+    let in_len = g.c_in * g.h_in * g.w_in;
+    let out_len = g.c_out * p.spatial;
+    if p.dense {
+        for_each_chunk(y, p.nb * out_len, p.parallel, |ci, yc| {
+            let nb = yc.len() / out_len;
+            let xc = &x[ci * p.nb * in_len..][..nb * in_len];
+            dense_forward_chunk(g, &p, xc, w, bias, yc, nb);
+        });
+        return;
+    }
+    if let Some(simd) = use_direct(&p, g.c_out, |_| g.batch * p.spatial >= DIRECT_MIN_PIXELS) {
+        let nr = simd.lanes_for::<T>(g.c_out);
+        with_lanes!(nr, forward_direct::<T>(g, &p, simd, x, w, bias, y));
+        return;
+    }
+    // Several chunks re-pack the weight once each: then pre-transposing it pays.
+    let layout = if p.chunks(g.batch) > 1 {
+        WeightLayout::Transposed
+    } else {
+        WeightLayout::RowMajor
+    };
+    with_weight(g, &p, w, layout, |wk| {
+        with_window_offsets(g, &p, |offsets| {
+            for_each_chunk(y, p.nb * out_len, p.parallel, |ci, yc| {
+                let nb = yc.len() / out_len;
+                let xc = &x[ci * p.nb * in_len..][..nb * in_len];
+                forward_chunk(g, &p, xc, wk, layout, offsets, bias, yc, nb);
+            });
+        })
+    });
+}
+
+/// Gradient of [`forward`] with respect to its input: overwrites `gx`
+/// (`[batch, c_in, h_in, w_in]`) with
+///
+/// `gx[b, ci, ih, iw] = Σ_{co, kh, kw, oh, ow : oh·s + kh − p = ih, ow·s + kw − p = iw} w[co, ci, kh, kw] · gy[b, co, oh, ow]`,
+///
+/// the adjoint of `x ↦ conv(x, w)`. `gy` is `[batch, c_out, h_out, w_out]`.
+pub fn backward_input<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], w: &[T], gx: &mut [T]) {
+    debug_assert_eq!(gy.len(), g.output_len());
+    debug_assert_eq!(w.len(), g.weight_len());
+    debug_assert_eq!(gx.len(), g.input_len());
+    let p = Plan::new(g);
+    if gx.is_empty() {
+        return;
+    }
+    if p.k_eff == 0 || gy.is_empty() {
+        gx.fill(T::zero());
+        return;
+    }
+    let in_len = g.c_in * g.h_in * g.w_in;
+    let out_len = g.c_out * p.spatial;
+    if p.dense {
+        for_each_chunk(gx, p.nb * in_len, p.parallel, |ci, gxc| {
+            let nb = gxc.len() / in_len;
+            let gyc = &gy[ci * p.nb * out_len..][..nb * out_len];
+            dense_backward_input_chunk(g, &p, gyc, w, gxc, nb);
+        });
+        return;
+    }
+    // Input channels are the lanes here; blocks of one 256-bit vector or less measured
+    // slower than the GEMM.
+    let worth_it =
+        |s: Simd| g.c_in > s.lanes_for::<T>(1) && g.batch * p.spatial >= DIRECT_MIN_PIXELS;
+    if let Some(simd) = use_direct(&p, g.c_in, worth_it) {
+        let nr = simd.lanes_for::<T>(g.c_in);
+        with_lanes!(nr, backward_input_direct::<T>(g, &p, simd, gy, w, gx));
+        return;
+    }
+    with_weight(g, &p, w, WeightLayout::RowMajor, |wk| {
+        with_window_offsets(g, &p, |offsets| {
+            for_each_chunk(gx, p.nb * in_len, p.parallel, |ci, gxc| {
+                let nb = gxc.len() / in_len;
+                let gyc = &gy[ci * p.nb * out_len..][..nb * out_len];
+                backward_input_chunk(g, &p, gyc, wk, offsets, gxc, nb);
+            });
+        })
+    });
+}
+
+/// Gradient of [`forward`] with respect to the weight: overwrites `gw`
+/// (`[c_out, c_in, k_h, k_w]`) with
+///
+/// `gw[co, ci, kh, kw] = Σ_{b, oh, ow} gy[b, co, oh, ow] · x[b, ci, oh·s + kh − p, ow·s + kw − p]`
+///
+/// (zero outside the input). Bit-reproducible, and independent of the rayon thread count.
+pub fn backward_weight<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], x: &[T], gw: &mut [T]) {
+    debug_assert_eq!(gy.len(), g.output_len());
+    debug_assert_eq!(x.len(), g.input_len());
+    debug_assert_eq!(gw.len(), g.weight_len());
+    let p = Plan::new(g);
+    if gw.is_empty() {
+        return;
+    }
+    if p.k_eff == 0 || g.batch == 0 || p.spatial == 0 {
+        gw.fill(T::zero());
+        return;
+    }
+    let chunks = p.chunks(g.batch);
+    let groups = if p.parallel {
+        chunks.min(MAX_WEIGHT_GROUPS)
+    } else {
+        1
+    };
+    // The dense path accumulates straight into the OIHW layout; the others into the
+    // (possibly compacted) c_out × k_eff matrix.
+    let wlen = if p.dense {
+        g.weight_len()
+    } else {
+        g.c_out * p.k_eff
+    };
+    let in_len = g.c_in * g.h_in * g.w_in;
+    let out_len = g.c_out * p.spatial;
+    let direct = use_direct(&p, g.c_out, |_| p.nb * p.spatial >= DIRECT_MIN_CHUNK_PIXELS);
+    let nr = direct.map_or(1, |s| s.lanes_for::<T>(g.c_out));
+    with_pixel_and_tap_offsets(g, &p, |offsets, tap_offs| {
+        // Group `gi` owns chunks [gi·chunks/groups, (gi+1)·chunks/groups) and sums them in
+        // order into its own partial.
+        let run_group = |gi: usize, partial: &mut [T]| {
+            let chunk_range = gi * chunks / groups..(gi + 1) * chunks / groups;
+            for (n, chunk) in chunk_range.enumerate() {
+                let b0 = chunk * p.nb;
+                let nb = p.nb.min(g.batch - b0);
+                let xc = &x[b0 * in_len..][..nb * in_len];
+                let gyc = &gy[b0 * out_len..][..nb * out_len];
+                if p.dense {
+                    dense_backward_weight_chunk(g, &p, gyc, xc, partial, nb);
+                } else if let Some(simd) = direct {
+                    let tables = (offsets, tap_offs);
+                    let first = n == 0;
+                    with_lanes!(
+                        nr,
+                        backward_weight_direct_chunk::<T>(
+                            g, &p, simd, gyc, xc, tables, partial, first
+                        )
+                    );
+                } else {
+                    let beta = if n == 0 { T::zero() } else { T::one() };
+                    backward_weight_chunk(g, &p, gyc, xc, offsets, partial, nb, beta);
+                }
+            }
+        };
+        if groups == 1 && (p.dense || !p.compact) {
+            if p.dense {
+                gw.fill(T::zero());
+            }
+            run_group(0, gw);
+            return;
+        }
+        with_scratch::<T, ()>(&CALL_SCRATCH, groups * wlen, |partials| {
+            if p.dense {
+                partials.fill(T::zero());
+            }
+            for_each_chunk(partials, wlen, groups > 1, run_group);
+            let (acc, rest) = partials.split_at_mut(wlen);
+            for part in rest.chunks_exact(wlen) {
+                for (a, v) in acc.iter_mut().zip(part) {
+                    *a = *a + *v;
+                }
+            }
+            if p.compact && !p.dense {
+                expand_weight(g, &p, acc, gw);
+            } else {
+                gw.copy_from_slice(acc);
+            }
+        });
+    });
+}
