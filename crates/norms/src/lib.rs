@@ -40,6 +40,9 @@ mod group;
 mod instance;
 mod kind;
 mod layer;
+mod options;
+pub mod renorm_fused;
+mod torch_core;
 pub mod reference;
 pub mod running;
 
@@ -51,6 +54,7 @@ pub use group::GroupNorm;
 pub use instance::InstanceNorm;
 pub use kind::NormKind;
 pub use layer::LayerNorm;
+pub use options::BatchNormOptions;
 pub use running::{InferenceFactors, RunningBatchNorm};
 
 // What a user of `norms` alone needs to run a layer: the graph value type, the module
