@@ -70,9 +70,7 @@ pub fn batch_renorm_train(
     let layout = NormLayout::PerChannel;
     let stats = xv.norm_stats(layout, Variance::Biased, eps)?;
     let std = stats.invstd.recip()?;
-    let r = std
-        .div(running_std)?
-        .clamp(Some(1.0 / rmax), Some(rmax))?;
+    let r = std.div(running_std)?.clamp(Some(1.0 / rmax), Some(rmax))?;
     let d = stats
         .mean
         .sub(running_mean)?

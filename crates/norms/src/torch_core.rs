@@ -89,7 +89,15 @@ pub(crate) fn batch_norm(
         Some(r) if !training => {
             let invstd = running_invstd(r.var, opts.eps)?;
             let mean = r.mean.value();
-            normalize_with(x, &scale, &shift, layout, &mean, &invstd, StatFlow::Detached)
+            normalize_with(
+                x,
+                &scale,
+                &shift,
+                layout,
+                &mean,
+                &invstd,
+                StatFlow::Detached,
+            )
         }
         _ => {
             let m = shape[0] * shape[2..].iter().product::<usize>();
@@ -128,7 +136,15 @@ pub(crate) fn instance_norm(
             let invstd = running_invstd(r.var, opts.eps)?;
             let mean = r.mean.value();
             let layout = NormLayout::PerChannel;
-            normalize_with(x, &scale, &shift, layout, &mean, &invstd, StatFlow::Detached)
+            normalize_with(
+                x,
+                &scale,
+                &shift,
+                layout,
+                &mean,
+                &invstd,
+                StatFlow::Detached,
+            )
         }
         _ => {
             let s: usize = shape[2..].iter().product();
