@@ -44,6 +44,11 @@ pub struct LessonArgs {
     /// The results page [default: docs/results.md in the workspace].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Run a study instead of the table: `small-batch` (bs 2, 8, 32 x BatchNorm2d,
+    /// RunningBatchNorm, Batch Renormalization, GroupNorm; 3 seeds), written into its own
+    /// section of the results page.
+    #[arg(long, value_name = "NAME")]
+    pub study: Option<String>,
 }
 
 /// One finished row.
@@ -84,6 +89,11 @@ pub fn lesson(args: &LessonArgs) -> CmdResult {
         .results
         .clone()
         .unwrap_or_else(|| root.join("docs").join("results.md"));
+    match args.study.as_deref() {
+        None => {}
+        Some("small-batch") => return crate::study::small_batch(args, &out, &results),
+        Some(other) => return Err(format!("unknown study `{other}` (known: small-batch)").into()),
+    }
     let (source, splits) = load_splits(args.data.as_deref())?;
     let selected: Vec<LessonRun> = all
         .into_iter()
@@ -133,7 +143,13 @@ pub fn lesson(args: &LessonArgs) -> CmdResult {
             result,
         });
     }
-    let page = results_page(&source.to_string(), args, &rows, &results, &out);
+    let mut page = results_page(&source.to_string(), args, &rows, &results, &out);
+    let old = std::fs::read_to_string(&results).unwrap_or_default();
+    if let Some(study) = crate::study::section(&old) {
+        page.push('\n');
+        page.push_str(study);
+        page.push('\n');
+    }
     if let Some(dir) = results.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -143,7 +159,7 @@ pub fn lesson(args: &LessonArgs) -> CmdResult {
 }
 
 /// `path` relative to the directory of `from` when it lies under the same root, else as is.
-fn relative(path: &Path, from_dir: &Path) -> String {
+pub(crate) fn relative(path: &Path, from_dir: &Path) -> String {
     let root = mnist_data::workspace_root();
     match (path.strip_prefix(&root), from_dir.strip_prefix(&root)) {
         (Ok(p), Ok(d)) => {

@@ -11,6 +11,7 @@ mod cmd_lesson;
 mod cmd_train;
 mod lesson_table;
 mod session;
+mod study;
 
 use std::process::ExitCode;
 

@@ -17,7 +17,7 @@ use learner::{Callback, FitOutcome, Learner, LearnerError, Runner};
 use mnist_data::MnistSplits;
 use schedule::Schedule;
 
-use crate::session::{build_model, check_device, LrChoice, RunConfig};
+use crate::session::{build_model, check_device, LrChoice, RenormClip, RunConfig};
 
 /// What a session produced.
 #[derive(Debug)]
@@ -68,6 +68,9 @@ pub fn execute(cfg: &RunConfig, splits: &MnistSplits) -> Result<RunResult, Box<d
     }
     if let LrChoice::Sched(s) = &cfg.lr {
         cbs.push(Box::new(ParamScheduler::new("lr", Box::new(s.clone()))));
+    }
+    if cfg.norm.0 == Some(norms::NormKind::BatchRenorm) {
+        cbs.push(Box::new(RenormClip));
     }
     if cfg.stats {
         cbs.push(Box::new(ActivationStats::new(HistSpec::LESSON)));

@@ -6,10 +6,12 @@ mod config;
 mod data;
 mod execute;
 mod model;
+mod renorm_schedule;
 mod timestamp;
 
 pub use config::{LrChoice, NormChoice, RunConfig};
 pub use data::{check_device, load_splits};
 pub use execute::{execute, find_lr, make_learner, RunResult};
 pub use model::build_model;
+pub use renorm_schedule::RenormClip;
 pub use timestamp::utc_stamp;
