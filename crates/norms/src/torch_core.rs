@@ -47,7 +47,7 @@ pub(crate) fn scale_shift(x: &Var, weight: Option<&Var>, bias: Option<&Var>) -> 
     let like = |v: &Var, value: f64| -> Result<Var> {
         let t = v.value();
         Ok(Var::constant(Tensor::full(
-            &t.shape(),
+            t.shape(),
             value,
             t.dtype(),
             t.device(),
