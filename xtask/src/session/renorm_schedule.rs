@@ -36,7 +36,7 @@ impl Callback for RenormClip {
         if ctx.state.in_train {
             let (rmax, dmax) = Self::at(ctx.state.pos());
             for (_, m) in ctx.learn.model.named_modules() {
-                if let Some(rn) = m.as_any().and_then(|a| a.downcast_ref::<BatchRenorm>()) {
+                if let Some(rn) = m.as_any().downcast_ref::<BatchRenorm>() {
                     rn.set_clip(rmax, dmax).map_err(tensor::TensorError::from)?;
                 }
             }
