@@ -44,9 +44,10 @@ pub struct LessonArgs {
     /// The results page [default: docs/results.md in the workspace].
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
-    /// Run a study instead of the table: `dp-small-batch` (4 MPI ranks x 2 samples:
-    /// BatchNorm2d vs SyncBatchNorm vs GroupNorm, 3 seeds, one epoch or --max-steps; needs
-    /// the `mpi` feature), written into its own section of the results page.
+    /// Run a study instead of the table, written into its own section of the results page:
+    /// `small-batch` (bs 2, 8, 32 x BatchNorm2d, RunningBatchNorm, Batch Renormalization,
+    /// GroupNorm; 3 seeds) or `dp-small-batch` (4 MPI ranks x 2 samples: BatchNorm2d vs
+    /// SyncBatchNorm vs GroupNorm, 3 seeds, one epoch or --max-steps; needs the `mpi` feature).
     #[arg(long, value_enum, value_name = "STUDY")]
     pub study: Option<Study>,
 }
@@ -54,6 +55,8 @@ pub struct LessonArgs {
 /// The studies of `lesson --study`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Study {
+    /// Small batches in one process (see `study`).
+    SmallBatch,
     /// Data-parallel small batches (see `study_ranks`).
     DpSmallBatch,
 }
@@ -96,8 +99,12 @@ pub fn lesson(args: &LessonArgs) -> CmdResult {
         .results
         .clone()
         .unwrap_or_else(|| root.join("docs").join("results.md"));
-    if args.study == Some(Study::DpSmallBatch) {
-        return crate::study_ranks::run(args.data.as_deref(), args.max_steps, &out, &results);
+    match args.study {
+        None => {}
+        Some(Study::SmallBatch) => return crate::study::small_batch(args, &out, &results),
+        Some(Study::DpSmallBatch) => {
+            return crate::study_ranks::run(args.data.as_deref(), args.max_steps, &out, &results)
+        }
     }
     let (source, splits) = load_splits(args.data.as_deref())?;
     let selected: Vec<LessonRun> = all
@@ -148,7 +155,13 @@ pub fn lesson(args: &LessonArgs) -> CmdResult {
             result,
         });
     }
-    let page = results_page(&source.to_string(), args, &rows, &results, &out);
+    let mut page = results_page(&source.to_string(), args, &rows, &results, &out);
+    let old = std::fs::read_to_string(&results).unwrap_or_default();
+    if let Some(study) = crate::study::section(&old) {
+        page.push('\n');
+        page.push_str(study);
+        page.push('\n');
+    }
     if let Some(dir) = results.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -158,7 +171,7 @@ pub fn lesson(args: &LessonArgs) -> CmdResult {
 }
 
 /// `path` relative to the directory of `from` when it lies under the same root, else as is.
-fn relative(path: &Path, from_dir: &Path) -> String {
+pub(crate) fn relative(path: &Path, from_dir: &Path) -> String {
     let root = mnist_data::workspace_root();
     match (path.strip_prefix(&root), from_dir.strip_prefix(&root)) {
         (Ok(p), Ok(d)) => {

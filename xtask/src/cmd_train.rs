@@ -42,6 +42,12 @@ pub enum NormArg {
     Group,
     /// fastai's RunningBatchNorm.
     RunningBatch,
+    /// Batch Renormalization (rmax/dmax relaxed from 1/0 to 3/5 over training).
+    BatchRenorm,
+    /// PyTorch's LayerNorm over (C, H, W).
+    LayerPytorch,
+    /// PyTorch's InstanceNorm2d (its defaults).
+    InstancePytorch,
 }
 
 impl NormArg {
@@ -55,6 +61,9 @@ impl NormArg {
             NormArg::Instance => "instance".to_string(),
             NormArg::Group => format!("group:{groups}"),
             NormArg::RunningBatch => "running-batch".to_string(),
+            NormArg::BatchRenorm => "batch-renorm".to_string(),
+            NormArg::LayerPytorch => "layer-pytorch".to_string(),
+            NormArg::InstancePytorch => "instance-pytorch".to_string(),
         };
         name.parse::<NormKind>()
             .map(|k| NormChoice(Some(k)))

@@ -12,6 +12,7 @@ mod cmd_lesson;
 mod cmd_train;
 mod lesson_table;
 mod session;
+mod study;
 mod study_ranks;
 
 use std::process::ExitCode;

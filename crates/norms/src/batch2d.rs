@@ -1,41 +1,48 @@
-//! [`BatchNorm2d`]: batch normalisation with PyTorch's `nn.BatchNorm2d` semantics.
+//! [`BatchNorm2d`]: batch normalisation with PyTorch's `nn.BatchNorm2d` semantics and
+//! options ([`BatchNormOptions`]: `eps`, `momentum` or `None`, `affine`,
+//! `track_running_stats`).
 //!
 //! Training, per channel `c` over `(N, H, W)` (`m = N H W > 1` values):
 //! `mu_c = mean x`, `s2_c = sum (x - mu_c)^2 / m` (*biased*), `r = 1/sqrt(s2_c + eps)`,
-//! `y = (x - mu_c) r weight_c + bias_c`; then
-//! `running_mean = lerp(running_mean, mu, momentum)`,
-//! `running_var = lerp(running_var, s2 m/(m - 1), momentum)` (the *unbiased* variance) and
-//! `num_batches_tracked += 1`. Eval: `running_mean`, `running_var` in place of `mu`, `s2`.
+//! `y = (x - mu_c) r weight_c + bias_c` (`weight = 1`, `bias = 0` without `affine`); with
+//! running statistics then `running_mean = lerp(running_mean, mu, f)`,
+//! `running_var = lerp(running_var, s2 m/(m - 1), f)` (the *unbiased* variance) and
+//! `num_batches_tracked += 1`, where `f` is the momentum, or `1 / num_batches_tracked` for
+//! `momentum = None` (cumulative average). Eval: `running_mean`, `running_var` in place of
+//! `mu`, `s2`; without running statistics eval is training's formula.
 //!
 //! Backward in training (gradient through `mu` and `s2`), with `xhat = (x - mu) r` and
 //! `g = dy weight`: `dx = r (g - mean_c(g) - xhat mean_c(g xhat))`,
 //! `dweight_c = sum dy xhat`, `dbias_c = sum dy`. In eval `dx = dy weight r`.
+//! A batch of one is fine when `H W > 1`; `m = 1` is refused, as PyTorch refuses it.
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormLayout, Result, Variance};
+use tensor::Result;
 
-use crate::config::{check_channels, check_input, filled};
-use crate::fused::{normalize_batch, normalize_with, StatFlow};
-use crate::{NormConfig, NormError};
+use crate::batch1d::slots;
+use crate::config::{check_channels, check_input};
+use crate::torch_core::{batch_norm, Running};
+use crate::{BatchNormOptions, NormConfig, NormError};
 
-/// PyTorch's BatchNorm2d. Parameters `weight` (1) and `bias` (0), buffers `running_mean`
-/// (0) and `running_var` (1), all `[C]`, and `num_batches_tracked` (scalar `[]`, counting
-/// training forward passes); `f32` on the CPU until moved.
+/// PyTorch's BatchNorm2d. With `affine` (default): parameters `weight` (1) and `bias` (0),
+/// `[C]`; with `track_running_stats` (default): buffers `running_mean` (0) and
+/// `running_var` (1), `[C]`, and `num_batches_tracked` (0-d, counting training passes,
+/// `int64` in checkpoints). `f32` on the CPU until moved.
 #[derive(Debug, Module)]
 pub struct BatchNorm2d {
     channels: usize,
-    config: NormConfig,
+    options: BatchNormOptions,
     #[param]
-    weight: Var,
+    weight: Option<Var>,
     #[param]
-    bias: Var,
+    bias: Option<Var>,
     #[buffer]
-    running_mean: Var,
+    running_mean: Option<Var>,
     #[buffer]
-    running_var: Var,
+    running_var: Option<Var>,
     #[buffer(int64)]
-    num_batches_tracked: Var,
+    num_batches_tracked: Option<Var>,
     core: ModuleCore,
 }
 
@@ -43,9 +50,9 @@ impl BatchNorm2d {
     /// The layer's name in errors and descriptions.
     pub const NAME: &'static str = "BatchNorm2d";
 
-    /// `nn.BatchNorm2d(nf)`: `eps = 1e-5`, `momentum = 0.1`.
+    /// `nn.BatchNorm2d(nf)`: `eps = 1e-5`, `momentum = 0.1`, affine, tracking.
     pub fn new(channels: usize) -> std::result::Result<Self, NormError> {
-        Self::with_config(channels, NormConfig::default())
+        Self::with_options(channels, BatchNormOptions::default())
     }
 
     /// `nn.BatchNorm2d(nf, eps, momentum)`.
@@ -53,16 +60,29 @@ impl BatchNorm2d {
         channels: usize,
         config: NormConfig,
     ) -> std::result::Result<Self, NormError> {
+        let options = BatchNormOptions::default()
+            .with_eps(config.eps)
+            .with_momentum(Some(config.momentum));
+        Self::with_options(channels, options)
+    }
+
+    /// `nn.BatchNorm2d(nf, eps, momentum, affine, track_running_stats)`.
+    pub fn with_options(
+        channels: usize,
+        options: BatchNormOptions,
+    ) -> std::result::Result<Self, NormError> {
         check_channels(Self::NAME, channels)?;
-        config.validate(Self::NAME)?;
+        options.validate(Self::NAME)?;
+        let (weight, bias, running_mean, running_var, num_batches_tracked) =
+            slots(channels, &options)?;
         Ok(BatchNorm2d {
             channels,
-            config,
-            weight: Var::parameter(filled(&[channels], 1.0)?),
-            bias: Var::parameter(filled(&[channels], 0.0)?),
-            running_mean: Var::constant(filled(&[channels], 0.0)?),
-            running_var: Var::constant(filled(&[channels], 1.0)?),
-            num_batches_tracked: Var::constant(filled(&[], 0.0)?),
+            options,
+            weight,
+            bias,
+            running_mean,
+            running_var,
+            num_batches_tracked,
             core: ModuleCore::default(),
         })
     }
@@ -71,72 +91,77 @@ impl BatchNorm2d {
     pub fn channels(&self) -> usize {
         self.channels
     }
-    /// eps and momentum.
-    pub fn config(&self) -> NormConfig {
-        self.config
+    /// The options.
+    pub fn options(&self) -> BatchNormOptions {
+        self.options
     }
-    /// The scale parameter `[C]`.
-    pub fn weight(&self) -> &Var {
-        &self.weight
+    /// The scale parameter `[C]` (with `affine`).
+    pub fn weight(&self) -> Option<&Var> {
+        self.weight.as_ref()
     }
-    /// The shift parameter `[C]`.
-    pub fn bias(&self) -> &Var {
-        &self.bias
+    /// The shift parameter `[C]` (with `affine`).
+    pub fn bias(&self) -> Option<&Var> {
+        self.bias.as_ref()
     }
-    /// The running mean `[C]`.
-    pub fn running_mean(&self) -> &Var {
-        &self.running_mean
+    /// The running mean `[C]` (with `track_running_stats`).
+    pub fn running_mean(&self) -> Option<&Var> {
+        self.running_mean.as_ref()
     }
-    /// The running unbiased variance `[C]`.
-    pub fn running_var(&self) -> &Var {
-        &self.running_var
+    /// The running unbiased variance `[C]` (with `track_running_stats`).
+    pub fn running_var(&self) -> Option<&Var> {
+        self.running_var.as_ref()
     }
-    /// The number of training forward passes `[]`.
-    pub fn num_batches_tracked(&self) -> &Var {
-        &self.num_batches_tracked
+    /// The number of training forward passes, 0-d (with `track_running_stats`).
+    pub fn num_batches_tracked(&self) -> Option<&Var> {
+        self.num_batches_tracked.as_ref()
     }
 
     /// The forward pass with explicit scale and shift (the module's own in
     /// [`Module::forward`]); updates the running buffers in training mode.
     pub fn forward_with(&self, x: &Var, weight: &Var, bias: &Var) -> Result<Var> {
-        let shape = check_input(Self::NAME, x, Some(self.channels))?;
-        let NormConfig { eps, momentum } = self.config;
-        let layout = NormLayout::PerChannel;
-        if !self.is_training() {
-            let invstd = self.running_var.value().add_scalar(eps)?.rsqrt()?;
-            let mean = self.running_mean.value();
-            return normalize_with(x, weight, bias, layout, &mean, &invstd, StatFlow::Detached);
-        }
-        let m = shape[0] * shape[2..].iter().product::<usize>();
-        if m < 2 {
-            return Err(NormError::TooFewValues {
-                norm: Self::NAME,
-                shape,
-            }
-            .into());
-        }
-        let (y, stats) = normalize_batch(x, weight, bias, layout, Variance::Biased, eps, true)?;
-        let unbiased = stats.var.mul_scalar(m as f64 / (m as f64 - 1.0))?;
-        self.running_mean
-            .update_value(|t| t.lerp_(&stats.mean, momentum))?;
-        self.running_var
-            .update_value(|t| t.lerp_(&unbiased, momentum))?;
-        self.num_batches_tracked.update_value(|t| -> Result<()> {
-            *t = t.add_scalar(1.0)?;
-            Ok(())
-        })?;
-        Ok(y)
+        self.forward_affine(x, (Some(weight), Some(bias)))
+    }
+
+    fn forward_affine(&self, x: &Var, affine: (Option<&Var>, Option<&Var>)) -> Result<Var> {
+        check_input(Self::NAME, x, Some(self.channels))?;
+        let running = Running::of(
+            &self.running_mean,
+            &self.running_var,
+            &self.num_batches_tracked,
+        );
+        batch_norm(
+            Self::NAME,
+            x,
+            affine,
+            running,
+            &self.options,
+            self.is_training(),
+        )
     }
 }
 
 impl Forward for BatchNorm2d {
     fn forward(&self, x: &Var) -> Result<Var> {
-        self.forward_with(x, &self.weight, &self.bias)
+        self.forward_affine(x, (self.weight.as_ref(), self.bias.as_ref()))
     }
+
     fn describe(&self) -> String {
+        let o = &self.options;
+        if o.affine && o.track_running_stats {
+            return format!(
+                "BatchNorm2d({}, eps={}, momentum={})",
+                self.channels,
+                o.eps,
+                o.momentum_text()
+            );
+        }
         format!(
-            "BatchNorm2d({}, eps={}, momentum={})",
-            self.channels, self.config.eps, self.config.momentum
+            "BatchNorm2d({}, eps={}, momentum={}, affine={}, track_running_stats={})",
+            self.channels,
+            o.eps,
+            o.momentum_text(),
+            o.affine,
+            o.track_running_stats
         )
     }
 }

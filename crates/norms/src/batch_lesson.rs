@@ -14,12 +14,12 @@ use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
 use tensor::{NormLayout, Result, Variance};
 
-use crate::config::{channel_shape, check_channels, check_input, filled};
+use crate::config::{channel_shape, check_channels, check_input, filled, lesson_param_shape};
 use crate::fused::{normalize_batch, normalize_with, StatFlow};
 use crate::{NormConfig, NormError};
 
 /// The lesson's BatchNorm. Parameters `mults` (1) and `adds` (0), buffers `vars` (1) and
-/// `means` (0), all `[1, C, 1, 1]`; `f32` on the CPU until moved.
+/// `means` (0): the seed's shapes, `[C, 1, 1]` for the parameters, `[1, C, 1, 1]` for the buffers; `f32` on the CPU until moved.
 #[derive(Debug, Module)]
 pub struct BatchNorm {
     channels: usize,
@@ -55,8 +55,8 @@ impl BatchNorm {
         Ok(BatchNorm {
             channels,
             config,
-            mults: Var::parameter(filled(&shape, 1.0)?),
-            adds: Var::parameter(filled(&shape, 0.0)?),
+            mults: Var::parameter(filled(&lesson_param_shape(channels), 1.0)?),
+            adds: Var::parameter(filled(&lesson_param_shape(channels), 0.0)?),
             vars: Var::constant(filled(&shape, 1.0)?),
             means: Var::constant(filled(&shape, 0.0)?),
             core: ModuleCore::default(),
@@ -71,11 +71,11 @@ impl BatchNorm {
     pub fn config(&self) -> NormConfig {
         self.config
     }
-    /// The scale parameter `[1, C, 1, 1]`.
+    /// The scale parameter `[C, 1, 1]`.
     pub fn mults(&self) -> &Var {
         &self.mults
     }
-    /// The shift parameter `[1, C, 1, 1]`.
+    /// The shift parameter `[C, 1, 1]`.
     pub fn adds(&self) -> &Var {
         &self.adds
     }

@@ -95,7 +95,13 @@ pub(crate) fn check_input(
     }
 }
 
-/// The per-channel broadcast shape `[1, C, 1, 1]` of the lesson's parameters and buffers.
+/// The shape `[C, 1, 1]` of the lesson's per-channel parameters (`mults`, `adds`: the
+/// seed's `nn.Parameter(torch.ones(nf, 1, 1))`).
+pub(crate) fn lesson_param_shape(channels: usize) -> [usize; 3] {
+    [channels, 1, 1]
+}
+
+/// The per-channel broadcast shape `[1, C, 1, 1]` of the lesson's buffers.
 pub(crate) fn channel_shape(channels: usize) -> [usize; 4] {
     [1, channels, 1, 1]
 }

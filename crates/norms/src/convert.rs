@@ -16,22 +16,38 @@
 use std::rc::Rc;
 
 use collective::Collective;
-use layers::{Module, Sequential};
+use layers::{Module, ModuleExt, Sequential};
 
-use crate::{BatchNorm2d, SyncBatchNorm};
+use crate::{BatchNorm2d, NormError, SyncBatchNorm};
 
 /// `model` with every [`BatchNorm2d`] of its tree replaced by a [`SyncBatchNorm`] over
 /// `comm` holding the same parameters, buffers and options (see the module documentation).
 /// With `collective::SingleProcess` the converted model computes exactly what `model` did.
+/// A BatchNorm2d with an option SyncBatchNorm lacks (`affine=false`,
+/// `track_running_stats=false`, `momentum=None`) is [`NormError::UnsupportedOption`], and
+/// nothing is converted.
 pub fn convert_sync_batchnorm(
-    mut model: Box<dyn Module>,
+    model: Box<dyn Module>,
     comm: &Rc<dyn Collective>,
-) -> Box<dyn Module> {
+) -> Result<Box<dyn Module>, NormError> {
+    // Refuse before rewriting anything, so an error never leaves a half-converted tree.
+    for (_, m) in model.named_modules() {
+        if let Some(bn) = m.as_any().downcast_ref::<BatchNorm2d>() {
+            SyncBatchNorm::from_batch_norm(bn, comm.clone())?;
+        }
+    }
+    Ok(convert_checked(model, comm))
+}
+
+/// The rewrite itself, on a tree whose every BatchNorm2d converts.
+fn convert_checked(mut model: Box<dyn Module>, comm: &Rc<dyn Collective>) -> Box<dyn Module> {
     if let Some(bn) = model.as_any().downcast_ref::<BatchNorm2d>() {
-        return Box::new(SyncBatchNorm::from_batch_norm(bn, comm.clone()));
+        if let Ok(sync) = SyncBatchNorm::from_batch_norm(bn, comm.clone()) {
+            return Box::new(sync);
+        }
     }
     if let Some(seq) = model.as_any_mut().downcast_mut::<Sequential>() {
-        seq.map_layers(|child| convert_sync_batchnorm(child, comm));
+        seq.map_layers(|child| convert_checked(child, comm));
     }
     model
 }

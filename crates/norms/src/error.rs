@@ -41,6 +41,35 @@ pub enum NormError {
         norm: &'static str,
         shape: Vec<usize>,
     },
+    /// Batch Renormalization's clipping bounds: `rmax >= 1` and `dmax >= 0`, both finite.
+    InvalidClip {
+        norm: &'static str,
+        rmax: f64,
+        dmax: f64,
+    },
+    /// A `normalized_shape` that is empty or holds a zero.
+    InvalidNormalizedShape {
+        norm: &'static str,
+        shape: Vec<usize>,
+    },
+    /// The input's trailing dimensions differ from the layer's `normalized_shape`.
+    NormalizedShapeMismatch {
+        norm: &'static str,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+    /// The input's rank is not one the layer accepts (`BatchNorm1d`: 2 or 3).
+    UnsupportedRank {
+        norm: &'static str,
+        expected: &'static str,
+        shape: Vec<usize>,
+    },
+    /// An option the layer does not implement (e.g. converting a BatchNorm2d without
+    /// `affine` into a SyncBatchNorm, which implements PyTorch's defaults only).
+    UnsupportedOption {
+        norm: &'static str,
+        option: &'static str,
+    },
     /// A norm name that [`crate::NormKind`] does not know.
     UnknownKind { given: String },
     /// A tensor operation failed.
@@ -59,7 +88,12 @@ impl NormError {
             | NormError::InputRank { norm, .. }
             | NormError::ChannelMismatch { norm, .. }
             | NormError::BatchTooSmall { norm, .. }
-            | NormError::TooFewValues { norm, .. } => norm,
+            | NormError::TooFewValues { norm, .. }
+            | NormError::InvalidClip { norm, .. }
+            | NormError::InvalidNormalizedShape { norm, .. }
+            | NormError::NormalizedShapeMismatch { norm, .. }
+            | NormError::UnsupportedRank { norm, .. }
+            | NormError::UnsupportedOption { norm, .. } => norm,
             NormError::UnknownKind { .. } => "NormKind",
             NormError::Tensor(_) => "tensor",
         }
@@ -89,9 +123,24 @@ impl NormError {
             NormError::TooFewValues { shape, .. } => {
                 format!("training needs more than 1 value per channel, got input shape {shape:?}")
             }
+            NormError::InvalidClip { rmax, dmax, .. } => format!(
+                "clipping bounds need finite rmax >= 1 and dmax >= 0, got rmax {rmax}, dmax {dmax}"
+            ),
+            NormError::InvalidNormalizedShape { shape, .. } => {
+                format!("normalized_shape must be non-empty without zeros, got {shape:?}")
+            }
+            NormError::NormalizedShapeMismatch { expected, got, .. } => format!(
+                "the input's last dimensions must be normalized_shape {expected:?}, got input shape {got:?}"
+            ),
+            NormError::UnsupportedRank {
+                expected, shape, ..
+            } => format!("expected an input {expected}, got shape {shape:?}"),
+            NormError::UnsupportedOption { option, .. } => {
+                format!("the option {option} is not supported")
+            }
             NormError::UnknownKind { given } => format!(
                 "unknown norm `{given}`; expected batch-lesson, batch, layer, instance[:EPS], \
-                 group[:GROUPS] or running-batch"
+                 group[:GROUPS], running-batch, batch-renorm, layer-pytorch or instance-pytorch"
             ),
             NormError::Tensor(e) => e.to_string(),
         }
@@ -123,7 +172,9 @@ impl From<NormError> for TensorError {
             NormError::InputRank { .. }
             | NormError::ChannelMismatch { .. }
             | NormError::BatchTooSmall { .. }
-            | NormError::TooFewValues { .. } => TensorError::InvalidShape {
+            | NormError::TooFewValues { .. }
+            | NormError::NormalizedShapeMismatch { .. }
+            | NormError::UnsupportedRank { .. } => TensorError::InvalidShape {
                 op,
                 reason: e.detail(),
             },

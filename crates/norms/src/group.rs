@@ -3,7 +3,8 @@
 //! The `C` channels are split into `G` blocks of `C/G` consecutive channels. Per sample `n`
 //! and block `b` over `(C/G, H, W)` (`m = (C/G) H W` values), the same in training and
 //! eval: `mu = mean x`, `s2 = sum (x - mu)^2 / m` (biased), `r = 1/sqrt(s2 + eps)`,
-//! `y = (x - mu) r weight_c + bias_c` (per-channel affine). `G = C` is InstanceNorm (with a
+//! `y = (x - mu) r weight_c + bias_c` (per-channel affine; without `affine`, `y = xhat`
+//! and no parameters). `G = C` is InstanceNorm (with a
 //! biased variance), `G = 1` LayerNorm with a per-channel affine.
 //!
 //! Backward, gradient through `mu` and `s2`, with `xhat = (x - mu) r`, `g = dy weight_c`:
@@ -16,19 +17,20 @@ use tensor::{NormLayout, Result, Variance};
 
 use crate::config::{check_channels, check_eps, check_input, filled};
 use crate::fused::normalize_batch;
+use crate::torch_core::scale_shift;
 use crate::NormError;
 
-/// PyTorch's GroupNorm: parameters `weight` (1) and `bias` (0), `[C]`; `f32` on the CPU
-/// until moved.
+/// PyTorch's GroupNorm: with `affine` (default), parameters `weight` (1) and `bias` (0),
+/// `[C]`; `f32` on the CPU until moved.
 #[derive(Debug, Module)]
 pub struct GroupNorm {
     groups: usize,
     channels: usize,
     eps: f64,
     #[param]
-    weight: Var,
+    weight: Option<Var>,
     #[param]
-    bias: Var,
+    bias: Option<Var>,
     core: ModuleCore,
 }
 
@@ -49,6 +51,16 @@ impl GroupNorm {
         channels: usize,
         eps: f64,
     ) -> std::result::Result<Self, NormError> {
+        Self::with_options(groups, channels, eps, true)
+    }
+
+    /// `nn.GroupNorm(groups, channels, eps, affine)`.
+    pub fn with_options(
+        groups: usize,
+        channels: usize,
+        eps: f64,
+        affine: bool,
+    ) -> std::result::Result<Self, NormError> {
         check_channels(Self::NAME, channels)?;
         if groups == 0 || !channels.is_multiple_of(groups) {
             return Err(NormError::GroupsMustDivideChannels {
@@ -62,8 +74,12 @@ impl GroupNorm {
             groups,
             channels,
             eps,
-            weight: Var::parameter(filled(&[channels], 1.0)?),
-            bias: Var::parameter(filled(&[channels], 0.0)?),
+            weight: affine
+                .then(|| filled(&[channels], 1.0).map(Var::parameter))
+                .transpose()?,
+            bias: affine
+                .then(|| filled(&[channels], 0.0).map(Var::parameter))
+                .transpose()?,
             core: ModuleCore::default(),
         })
     }
@@ -80,13 +96,13 @@ impl GroupNorm {
     pub fn eps(&self) -> f64 {
         self.eps
     }
-    /// The scale parameter `[C]`.
-    pub fn weight(&self) -> &Var {
-        &self.weight
+    /// The scale parameter `[C]` (with `affine`).
+    pub fn weight(&self) -> Option<&Var> {
+        self.weight.as_ref()
     }
-    /// The shift parameter `[C]`.
-    pub fn bias(&self) -> &Var {
-        &self.bias
+    /// The shift parameter `[C]` (with `affine`).
+    pub fn bias(&self) -> Option<&Var> {
+        self.bias.as_ref()
     }
 
     /// The forward pass with explicit scale and shift (the module's own in
@@ -102,11 +118,17 @@ impl GroupNorm {
 
 impl Forward for GroupNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
-        self.forward_with(x, &self.weight, &self.bias)
+        let (w, b) = scale_shift(x, self.weight.as_ref(), self.bias.as_ref())?;
+        self.forward_with(x, &w, &b)
     }
     fn describe(&self) -> String {
+        let affine = if self.weight.is_some() {
+            ""
+        } else {
+            ", affine=false"
+        };
         format!(
-            "GroupNorm({}, {}, eps={})",
+            "GroupNorm({}, {}, eps={}{affine})",
             self.groups, self.channels, self.eps
         )
     }

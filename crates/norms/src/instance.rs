@@ -13,11 +13,11 @@ use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
 use tensor::{NormLayout, Result, Variance};
 
-use crate::config::{channel_shape, check_channels, check_eps, check_input, filled};
+use crate::config::{check_channels, check_eps, check_input, filled, lesson_param_shape};
 use crate::fused::normalize_batch;
 use crate::NormError;
 
-/// The lesson's InstanceNorm: parameters `mults` (1) and `adds` (0), `[1, C, 1, 1]`;
+/// The lesson's InstanceNorm: parameters `mults` (1) and `adds` (0), `[C, 1, 1]` (the seed's shapes);
 /// `f32` on the CPU until moved.
 #[derive(Debug, Module)]
 pub struct InstanceNorm {
@@ -45,12 +45,11 @@ impl InstanceNorm {
     pub fn with_eps(channels: usize, eps: f64) -> std::result::Result<Self, NormError> {
         check_channels(Self::NAME, channels)?;
         check_eps(Self::NAME, eps)?;
-        let shape = channel_shape(channels);
         Ok(InstanceNorm {
             channels,
             eps,
-            mults: Var::parameter(filled(&shape, 1.0)?),
-            adds: Var::parameter(filled(&shape, 0.0)?),
+            mults: Var::parameter(filled(&lesson_param_shape(channels), 1.0)?),
+            adds: Var::parameter(filled(&lesson_param_shape(channels), 0.0)?),
             core: ModuleCore::default(),
         })
     }
@@ -63,11 +62,11 @@ impl InstanceNorm {
     pub fn eps(&self) -> f64 {
         self.eps
     }
-    /// The scale parameter `[1, C, 1, 1]`.
+    /// The scale parameter `[C, 1, 1]`.
     pub fn mults(&self) -> &Var {
         &self.mults
     }
-    /// The shift parameter `[1, C, 1, 1]`.
+    /// The shift parameter `[C, 1, 1]`.
     pub fn adds(&self) -> &Var {
         &self.adds
     }

@@ -18,7 +18,7 @@ use crate::config::{check_eps, check_input, filled};
 use crate::fused::normalize_batch;
 use crate::NormError;
 
-/// The lesson's LayerNorm: parameters `mult` (1) and `add` (0), shape `[1]`, for inputs of
+/// The lesson's LayerNorm: parameters `mult` (1) and `add` (0), 0-d (shape `[]`, the seed's `tensor(1.)`), for inputs of
 /// any channel count; `f32` on the CPU until moved.
 #[derive(Debug, Module)]
 pub struct LayerNorm {
@@ -46,8 +46,8 @@ impl LayerNorm {
         check_eps(Self::NAME, eps)?;
         Ok(LayerNorm {
             eps,
-            mult: Var::parameter(filled(&[1], 1.0)?),
-            add: Var::parameter(filled(&[1], 0.0)?),
+            mult: Var::parameter(filled(&[], 1.0)?),
+            add: Var::parameter(filled(&[], 0.0)?),
             core: ModuleCore::default(),
         })
     }

@@ -117,20 +117,36 @@ impl SyncBatchNorm {
 
     /// The synchronised version of `bn`, sharing its parameters and buffers (the same
     /// [`Var`]s: an optimiser built over `bn`'s parameters keeps training them) and its mode.
-    pub fn from_batch_norm(bn: &BatchNorm2d, comm: Rc<dyn Collective>) -> Self {
+    ///
+    /// SyncBatchNorm implements PyTorch's default options only: `bn` must have `affine`,
+    /// `track_running_stats` and a fixed momentum, else [`NormError::UnsupportedOption`].
+    pub fn from_batch_norm(
+        bn: &BatchNorm2d,
+        comm: Rc<dyn Collective>,
+    ) -> std::result::Result<Self, NormError> {
+        let o = bn.options();
+        let unsupported = |option| NormError::UnsupportedOption {
+            norm: Self::NAME,
+            option,
+        };
+        let momentum = o.momentum.ok_or(unsupported("momentum=None"))?;
+        let slot = |v: Option<&Var>, option| v.cloned().ok_or(unsupported(option));
         let layer = SyncBatchNorm {
             channels: bn.channels(),
-            config: bn.config(),
+            config: NormConfig {
+                eps: o.eps,
+                momentum,
+            },
             comm: SharedCollective(comm),
-            weight: bn.weight().clone(),
-            bias: bn.bias().clone(),
-            running_mean: bn.running_mean().clone(),
-            running_var: bn.running_var().clone(),
-            num_batches_tracked: bn.num_batches_tracked().clone(),
+            weight: slot(bn.weight(), "affine=false")?,
+            bias: slot(bn.bias(), "affine=false")?,
+            running_mean: slot(bn.running_mean(), "track_running_stats=false")?,
+            running_var: slot(bn.running_var(), "track_running_stats=false")?,
+            num_batches_tracked: slot(bn.num_batches_tracked(), "track_running_stats=false")?,
             core: ModuleCore::default(),
         };
         layer.set_training(bn.is_training());
-        layer
+        Ok(layer)
     }
 
     /// A [`NormFactory`] building `SyncBatchNorm(nf)` layers over `comm`: the lesson's model

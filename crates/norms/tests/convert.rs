@@ -55,7 +55,7 @@ fn every_batchnorm2d_becomes_a_sync_batchnorm_sharing_its_tensors() {
         .chain(original.named_buffers().iter())
         .map(|(_, v)| v.id())
         .collect();
-    let converted = convert_sync_batchnorm(Box::new(original), &comm());
+    let converted = convert_sync_batchnorm(Box::new(original), &comm()).unwrap();
     let after = types(converted.as_ref());
     assert_eq!(before.len(), after.len());
     let mut swapped = Vec::new();
@@ -87,7 +87,7 @@ fn every_batchnorm2d_becomes_a_sync_batchnorm_sharing_its_tensors() {
 fn the_mode_is_kept() {
     let original = lesson_cnn();
     original.eval();
-    let converted = convert_sync_batchnorm(Box::new(original), &comm());
+    let converted = convert_sync_batchnorm(Box::new(original), &comm()).unwrap();
     assert!(converted
         .named_modules()
         .iter()
@@ -98,17 +98,20 @@ fn the_mode_is_kept() {
 fn a_lone_batchnorm2d_is_converted_and_other_modules_are_kept() {
     let bn: Box<dyn Module> = Box::new(BatchNorm2d::new(3).unwrap());
     assert_eq!(
-        convert_sync_batchnorm(bn, &comm()).type_name(),
+        convert_sync_batchnorm(bn, &comm()).unwrap().type_name(),
         SyncBatchNorm::NAME
     );
     let gn: Box<dyn Module> = Box::new(norms::GroupNorm::new(1, 3).unwrap());
-    assert_eq!(convert_sync_batchnorm(gn, &comm()).type_name(), "GroupNorm");
+    assert_eq!(
+        convert_sync_batchnorm(gn, &comm()).unwrap().type_name(),
+        "GroupNorm"
+    );
 }
 
 #[test]
 fn on_one_rank_the_converted_cnn_equals_the_original_bit_for_bit() {
     let twin = lesson_cnn();
-    let converted = convert_sync_batchnorm(Box::new(lesson_cnn()), &comm());
+    let converted = convert_sync_batchnorm(Box::new(lesson_cnn()), &comm()).unwrap();
     let (sd0, sd1) = (state_dict(&twin), state_dict(converted.as_ref()));
     let names0: Vec<&str> = sd0.names().collect();
     let names1: Vec<&str> = sd1.names().collect();
@@ -155,4 +158,42 @@ fn on_one_rank_the_converted_cnn_equals_the_original_bit_for_bit() {
     let y0 = values(&twin.call(&x).unwrap().value());
     let y1 = values(&converted.call(&x).unwrap().value());
     assert_eq!(y0, y1);
+}
+
+#[test]
+fn options_sync_batch_norm_lacks_are_typed_errors() {
+    use norms::{BatchNormOptions, NormError};
+    let cases = [
+        (
+            BatchNormOptions::default().with_momentum(None),
+            "momentum=None",
+        ),
+        (
+            BatchNormOptions {
+                affine: false,
+                ..BatchNormOptions::default()
+            },
+            "affine=false",
+        ),
+        (
+            BatchNormOptions {
+                track_running_stats: false,
+                ..BatchNormOptions::default()
+            },
+            "track_running_stats=false",
+        ),
+    ];
+    for (options, option) in cases {
+        let inner: Box<dyn layers::Module> =
+            Box::new(BatchNorm2d::with_options(4, options).unwrap());
+        let model = layers::Sequential::from_layers(vec![inner]);
+        let err = convert_sync_batchnorm(Box::new(model), &comm()).err();
+        assert_eq!(
+            err,
+            Some(NormError::UnsupportedOption {
+                norm: "SyncBatchNorm",
+                option
+            })
+        );
+    }
 }

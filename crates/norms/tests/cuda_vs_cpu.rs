@@ -42,7 +42,10 @@ struct Outcome {
 }
 
 fn run(kind: &NormKind, device: Device, shape: &[usize]) -> Outcome {
-    let layer = kind.build(shape[1]).expect("build");
+    run_layer(kind.build(shape[1]).expect("build"), device, shape)
+}
+
+fn run_layer(layer: Box<dyn Module>, device: Device, shape: &[usize]) -> Outcome {
     layer.to_device(device).expect("to_device");
     let n: usize = shape.iter().product();
     let x = Var::parameter(Tensor::from_vec(values(n, 1), shape, device).unwrap());
@@ -111,6 +114,97 @@ fn every_norm_agrees_with_the_cpu() {
     }
 }
 
+fn compare(at: &str, cpu: &Outcome, gpu: &Outcome) {
+    assert_close(&format!("{at} y"), &cpu.y, &gpu.y);
+    assert_close(&format!("{at} dx"), &cpu.dx, &gpu.dx);
+    assert_eq!(cpu.grads.len(), gpu.grads.len(), "{at}: parameters");
+    for ((n, a), (_, b)) in cpu.grads.iter().zip(&gpu.grads) {
+        assert_close(&format!("{at} d{n}"), a, b);
+    }
+    assert_eq!(cpu.buffers.len(), gpu.buffers.len(), "{at}: buffers");
+    for ((n, a), (_, b)) in cpu.buffers.iter().zip(&gpu.buffers) {
+        assert_close(&format!("{at} buffer {n}"), a, b);
+    }
+    assert_close(&format!("{at} eval y"), &cpu.y_eval, &gpu.y_eval);
+}
+
+/// The PyTorch-style layers with every option, and Batch Renormalization with clipping
+/// active, on CUDA against the CPU (they dispatch through the same `tensor` norm ops).
+#[test]
+#[ignore = "needs CUDA"]
+fn every_pytorch_option_and_batch_renorm_agree_with_the_cpu() {
+    use norms::{
+        BatchNorm1d, BatchNorm2d, BatchNormOptions, BatchRenorm, GroupNorm, InstanceNorm2d,
+        TorchLayerNorm,
+    };
+    let d = BatchNormOptions::default();
+    let options = [
+        d,
+        d.with_eps(1e-3),
+        d.with_momentum(None),
+        d.with_affine(false),
+        d.with_track_running_stats(false),
+    ];
+    type Make = Box<dyn Fn() -> Box<dyn Module>>;
+    let mut cases: Vec<(String, Make, Vec<usize>)> = Vec::new();
+    for (i, o) in options.into_iter().enumerate() {
+        cases.push((
+            format!("bn1d nc {i}"),
+            Box::new(move || Box::new(BatchNorm1d::with_options(6, o).unwrap())),
+            vec![5, 6],
+        ));
+        cases.push((
+            format!("bn1d ncl {i}"),
+            Box::new(move || Box::new(BatchNorm1d::with_options(6, o).unwrap())),
+            vec![1, 6, 7],
+        ));
+        cases.push((
+            format!("bn2d {i}"),
+            Box::new(move || Box::new(BatchNorm2d::with_options(6, o).unwrap())),
+            vec![3, 6, 5, 3],
+        ));
+        let io = o
+            .with_affine(!o.affine)
+            .with_track_running_stats(!o.track_running_stats);
+        cases.push((
+            format!("in2d {i}"),
+            Box::new(move || Box::new(InstanceNorm2d::with_options(6, io).unwrap())),
+            vec![3, 6, 5, 3],
+        ));
+    }
+    for (affine, bias) in [(true, true), (true, false), (false, true)] {
+        cases.push((
+            format!("layernorm {affine} {bias}"),
+            Box::new(move || {
+                Box::new(TorchLayerNorm::with_options(&[5, 3], 1e-5, affine, bias).unwrap())
+            }),
+            vec![3, 6, 5, 3],
+        ));
+    }
+    cases.push((
+        "groupnorm no affine".into(),
+        Box::new(|| Box::new(GroupNorm::with_options(3, 6, 1e-5, false).unwrap())),
+        vec![3, 6, 5, 3],
+    ));
+    for (rmax, dmax) in [(1.0, 0.0), (1.2, 0.1), (3.0, 5.0)] {
+        cases.push((
+            format!("batch renorm {rmax} {dmax}"),
+            Box::new(move || {
+                let m = BatchRenorm::with_options(6, 1e-5, 0.1, rmax, dmax).unwrap();
+                m.running_std()
+                    .set_value(Tensor::full(&[6], 0.3, DType::F32, Device::Cpu).unwrap());
+                Box::new(m)
+            }),
+            vec![3, 6, 5, 3],
+        ));
+    }
+    for (at, make, shape) in &cases {
+        let cpu = run_layer(make(), Device::Cpu, shape);
+        let gpu = run_layer(make(), Device::Cuda(0), shape);
+        compare(at, &cpu, &gpu);
+    }
+}
+
 /// The lesson's whole CNN (Conv2d, GeneralRelu, the norm, pooling, Linear) with each
 /// norm: logits, every parameter gradient and every buffer after one training step.
 #[test]
@@ -118,7 +212,15 @@ fn every_norm_agrees_with_the_cpu() {
 fn the_lesson_model_agrees_with_the_cpu() {
     let shape = [3usize, 1, 28, 28];
     let n: usize = shape.iter().product();
-    for name in ["none", "batch-lesson", "batch", "group", "running-batch"] {
+    for name in [
+        "none",
+        "batch-lesson",
+        "batch",
+        "group",
+        "running-batch",
+        "batch-renorm",
+        "layer-pytorch",
+    ] {
         let step = |device: Device| {
             let norm = if name == "none" {
                 layers::NormFactory::none()

@@ -62,11 +62,13 @@ fn every_kind_builds_a_working_layer() {
     let x = Var::constant(Tensor::ones(&[2, 8, 3, 3], DType::F32, Device::Cpu).unwrap());
     for name in NormKind::NAMES {
         let kind: NormKind = name.parse().unwrap();
-        let m = kind.build(8).unwrap();
+        // PyTorch's LayerNorm needs the spatial size in its normalized_shape.
+        let m = kind.build_spatial(8, 3).unwrap();
         assert_eq!(m.type_name(), kind.layer_name());
         let y = m.forward(&x).unwrap();
         assert_eq!(y.shape(), vec![2, 8, 3, 3]);
-        assert!(!m.parameters().is_empty());
+        // PyTorch's InstanceNorm2d has no affine by default.
+        assert_eq!(m.parameters().is_empty(), kind == NormKind::InstancePytorch);
         assert!(!m.describe().is_empty());
         assert!(matches!(kind.build(0), Err(NormError::ZeroChannels { .. })));
     }

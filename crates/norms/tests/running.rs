@@ -80,8 +80,13 @@ fn the_first_step_has_the_gradient_of_batchnorm2d() {
     backprop(&ya, &dy);
     backprop(&yb, &dy);
     assert_close("dx", &grad(&xa), &grad(&xb), 1e-10);
-    assert_close("dmults", &grad(r.mults()), &grad(bn.weight()), 1e-10);
-    assert_close("dadds", &grad(r.adds()), &grad(bn.bias()), 1e-10);
+    assert_close(
+        "dmults",
+        &grad(r.mults()),
+        &grad(bn.weight().unwrap()),
+        1e-10,
+    );
+    assert_close("dadds", &grad(r.adds()), &grad(bn.bias().unwrap()), 1e-10);
 }
 
 #[test]

@@ -18,7 +18,9 @@ use learner::{Callback, FitOutcome, Learner, LearnerError, Runner};
 use mnist_data::MnistSplits;
 use schedule::Schedule;
 
-use crate::session::{build_model, build_sync_model, check_device, LrChoice, Parallel, RunConfig};
+use crate::session::{
+    build_model, build_sync_model, check_device, LrChoice, Parallel, RenormClip, RunConfig,
+};
 
 /// What a session produced.
 #[derive(Debug)]
@@ -112,6 +114,9 @@ pub fn execute_on(
     }
     if let LrChoice::Sched(s) = &cfg.lr {
         cbs.push(Box::new(ParamScheduler::new("lr", Box::new(s.clone()))));
+    }
+    if cfg.norm.0 == Some(norms::NormKind::BatchRenorm) {
+        cbs.push(Box::new(RenormClip));
     }
     if cfg.stats {
         cbs.push(Box::new(ActivationStats::new(HistSpec::LESSON)));

@@ -7,6 +7,7 @@ mod data;
 mod execute;
 mod model;
 mod parallel;
+mod renorm_schedule;
 mod timestamp;
 
 pub use config::{LrChoice, NormChoice, RunConfig};
@@ -14,4 +15,5 @@ pub use data::{check_device, load_splits};
 pub use execute::{execute, execute_on, find_lr, make_learner, RunResult};
 pub use model::{build_model, build_sync_model};
 pub use parallel::{launch, Launch, Parallel};
+pub use renorm_schedule::RenormClip;
 pub use timestamp::utc_stamp;

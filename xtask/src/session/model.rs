@@ -27,7 +27,7 @@ pub fn build_model(norm: NormChoice, seed: u64) -> tensor::Result<Box<dyn Module
 /// dict as with BatchNorm2d.
 pub fn build_sync_model(comm: Rc<dyn Collective>, seed: u64) -> tensor::Result<Box<dyn Module>> {
     let model = build_model(NormChoice(Some(norms::NormKind::Batch)), seed)?;
-    Ok(norms::convert_sync_batchnorm(model, &comm))
+    Ok(norms::convert_sync_batchnorm(model, &comm)?)
 }
 
 fn build_model_with(factory: &NormFactory, seed: u64) -> tensor::Result<Box<dyn Module>> {

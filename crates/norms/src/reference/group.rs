@@ -9,7 +9,7 @@ use crate::GroupNorm;
 /// ```text
 /// xg = x.view(N, G, -1)
 /// m = xg.mean(2); v = xg.var(2, unbiased=False)   # with gradient
-/// ((xg - m) / (v + eps).sqrt()).view(N, C, H, W) * weight[:, None, None] + bias[:, None, None]
+/// ((xg - m) / (v + eps).sqrt()).view(N, C, H, W) * weight[:, None, None] + bias[:, None, None]   # if affine
 /// ```
 pub fn group_norm(layer: &GroupNorm, x: &Var) -> Result<Var> {
     let (x3, shape) = as_ncs(x)?;
@@ -19,8 +19,10 @@ pub fn group_norm(layer: &GroupNorm, x: &Var) -> Result<Var> {
     let m = xg.mean(&[2], true)?;
     let v = xg.var(&[2], false, true)?;
     let xn = xg.sub(&m)?.div(&v.add_scalar(layer.eps())?.sqrt()?)?;
-    xn.reshape(&[n, c, s])?
-        .mul(&per_channel(layer.weight())?)?
-        .add(&per_channel(layer.bias())?)?
-        .reshape(&shape)
+    let xn = xn.reshape(&[n, c, s])?;
+    let y = match (layer.weight(), layer.bias()) {
+        (Some(w), Some(b)) => xn.mul(&per_channel(w)?)?.add(&per_channel(b)?)?,
+        _ => xn,
+    };
+    y.reshape(&shape)
 }

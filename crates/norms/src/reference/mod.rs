@@ -11,6 +11,7 @@
 
 mod batch2d;
 mod batch_lesson;
+mod batch_renorm;
 mod group;
 mod instance;
 mod layer;
@@ -18,6 +19,7 @@ mod running;
 
 pub use batch2d::batch_norm_2d;
 pub use batch_lesson::batch_norm;
+pub use batch_renorm::batch_renorm;
 pub use group::group_norm;
 pub use instance::instance_norm;
 pub use layer::layer_norm;

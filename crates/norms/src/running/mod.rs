@@ -30,12 +30,12 @@ use tensor::{NormLayout, Result, Tensor};
 pub use inference::InferenceFactors;
 
 use self::stats::{RunningBuffers, RunningStats};
-use crate::config::{channel_shape, check_channels, check_input, filled};
+use crate::config::{channel_shape, check_channels, check_input, filled, lesson_param_shape};
 use crate::fused::{normalize_with, StatFlow};
 use crate::{NormConfig, NormError};
 
 /// fastai's RunningBatchNorm. Parameters `mults` (1) and `adds` (0), buffers `sums`,
-/// `sqrs` (0), all `[1, C, 1, 1]`, and scalars `batch`, `count`, `step`, `dbias` (0);
+/// `sqrs` (0), `[1, C, 1, 1]` (`mults`, `adds`: `[C, 1, 1]`, the seed's shapes), and scalars `batch`, `count`, `step`, `dbias` (0);
 /// `f32` on the CPU until moved.
 #[derive(Debug, Module)]
 pub struct RunningBatchNorm {
@@ -88,8 +88,8 @@ impl RunningBatchNorm {
         Ok(RunningBatchNorm {
             channels,
             config,
-            mults: Var::parameter(filled(&shape, 1.0)?),
-            adds: Var::parameter(filled(&shape, 0.0)?),
+            mults: Var::parameter(filled(&lesson_param_shape(channels), 1.0)?),
+            adds: Var::parameter(filled(&lesson_param_shape(channels), 0.0)?),
             sums: Var::constant(filled(&shape, 0.0)?),
             sqrs: Var::constant(filled(&shape, 0.0)?),
             batch: Var::constant(filled(&[], 0.0)?),
@@ -108,11 +108,11 @@ impl RunningBatchNorm {
     pub fn config(&self) -> NormConfig {
         self.config
     }
-    /// The scale parameter `[1, C, 1, 1]`.
+    /// The scale parameter `[C, 1, 1]`.
     pub fn mults(&self) -> &Var {
         &self.mults
     }
-    /// The shift parameter `[1, C, 1, 1]`.
+    /// The shift parameter `[C, 1, 1]`.
     pub fn adds(&self) -> &Var {
         &self.adds
     }
@@ -195,11 +195,12 @@ impl RunningBatchNorm {
     /// current buffers and parameters: `factor x + offset` is the eval-mode output.
     pub fn inference_factors(&self) -> Result<InferenceFactors> {
         let st = self.current_stats()?;
+        let c = channel_shape(self.channels);
         InferenceFactors::new(
-            &self.mults.value(),
-            &self.adds.value(),
-            &st.mean,
-            &st.invstd,
+            &self.mults.value().reshape(&c)?,
+            &self.adds.value().reshape(&c)?,
+            &st.mean.reshape(&c)?,
+            &st.invstd.reshape(&c)?,
         )
     }
 

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod fixture;
+pub mod golden;
+
 use autograd::Var;
 use layers::{Module, ModuleExt};
 use tensor::{DType, Device, Tensor};
