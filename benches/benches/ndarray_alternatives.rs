@@ -56,20 +56,17 @@ fn elementwise(c: &mut Criterion) {
         b.iter(|| black_box(x.sum(&[0, 2, 3], false).expect("sum")))
     });
     group.bench_function("channel_sum/ndarray", |b| {
-        b.iter(|| {
-            black_box(
-                xa.sum_axis(Axis(3))
-                    .sum_axis(Axis(2))
-                    .sum_axis(Axis(0)),
-            )
-        })
+        b.iter(|| black_box(xa.sum_axis(Axis(3)).sum_axis(Axis(2)).sum_axis(Axis(0))))
     });
     group.finish();
 }
 
 fn matmul(c: &mut Criterion) {
     let mut group = c.benchmark_group("ndarray_alt");
-    for (name, m, k, n) in [("head_512x64x10", 512, 64, 10), ("square_256", 256, 256, 256)] {
+    for (name, m, k, n) in [
+        ("head_512x64x10", 512, 64, 10),
+        ("square_256", 256, 256, 256),
+    ] {
         let (a, b) = (randn(&[m, k], 41), randn(&[k, n], 42));
         let a2 = array(&a).into_dimensionality::<Ix2>().expect("2-D");
         let b2 = array(&b).into_dimensionality::<Ix2>().expect("2-D");
