@@ -50,6 +50,45 @@ pub(crate) type Slots = (
     Option<Var>,
 );
 
+/// The accessors every PyTorch-style batch/instance norm has over its [`Slots`] fields
+/// (`channels`, `options`, `weight`, `bias`, `running_mean`, `running_var`,
+/// `num_batches_tracked`): one definition for BatchNorm1d, BatchNorm2d and InstanceNorm2d.
+macro_rules! torch_norm_accessors {
+    ($norm:ty) => {
+        impl $norm {
+            /// `C`.
+            pub fn channels(&self) -> usize {
+                self.channels
+            }
+            /// The options.
+            pub fn options(&self) -> $crate::BatchNormOptions {
+                self.options
+            }
+            /// The scale parameter `[C]` (with `affine`).
+            pub fn weight(&self) -> Option<&autograd::Var> {
+                self.weight.as_ref()
+            }
+            /// The shift parameter `[C]` (with `affine`).
+            pub fn bias(&self) -> Option<&autograd::Var> {
+                self.bias.as_ref()
+            }
+            /// The running mean `[C]` (with `track_running_stats`).
+            pub fn running_mean(&self) -> Option<&autograd::Var> {
+                self.running_mean.as_ref()
+            }
+            /// The running unbiased variance `[C]` (with `track_running_stats`).
+            pub fn running_var(&self) -> Option<&autograd::Var> {
+                self.running_var.as_ref()
+            }
+            /// The number of training passes, 0-d (with `track_running_stats`).
+            pub fn num_batches_tracked(&self) -> Option<&autograd::Var> {
+                self.num_batches_tracked.as_ref()
+            }
+        }
+    };
+}
+pub(crate) use torch_norm_accessors;
+
 /// Builds the parameter and buffer slots PyTorch's `_NormBase` has for these options.
 pub(crate) fn slots(
     channels: usize,
@@ -104,36 +143,9 @@ impl BatchNorm1d {
             core: ModuleCore::default(),
         })
     }
-
-    /// `C`.
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-    /// The options.
-    pub fn options(&self) -> BatchNormOptions {
-        self.options
-    }
-    /// The scale parameter `[C]` (with `affine`).
-    pub fn weight(&self) -> Option<&Var> {
-        self.weight.as_ref()
-    }
-    /// The shift parameter `[C]` (with `affine`).
-    pub fn bias(&self) -> Option<&Var> {
-        self.bias.as_ref()
-    }
-    /// The running mean `[C]` (with `track_running_stats`).
-    pub fn running_mean(&self) -> Option<&Var> {
-        self.running_mean.as_ref()
-    }
-    /// The running unbiased variance `[C]` (with `track_running_stats`).
-    pub fn running_var(&self) -> Option<&Var> {
-        self.running_var.as_ref()
-    }
-    /// The number of training passes, 0-d (with `track_running_stats`).
-    pub fn num_batches_tracked(&self) -> Option<&Var> {
-        self.num_batches_tracked.as_ref()
-    }
 }
+
+torch_norm_accessors!(BatchNorm1d);
 
 impl Forward for BatchNorm1d {
     fn forward(&self, x: &Var) -> Result<Var> {

@@ -20,7 +20,7 @@ use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
 use tensor::Result;
 
-use crate::batch1d::slots;
+use crate::batch1d::{slots, torch_norm_accessors};
 use crate::config::{check_channels, check_input};
 use crate::torch_core::{batch_norm, Running};
 use crate::{BatchNormOptions, NormConfig, NormError};
@@ -87,35 +87,6 @@ impl BatchNorm2d {
         })
     }
 
-    /// `C`.
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-    /// The options.
-    pub fn options(&self) -> BatchNormOptions {
-        self.options
-    }
-    /// The scale parameter `[C]` (with `affine`).
-    pub fn weight(&self) -> Option<&Var> {
-        self.weight.as_ref()
-    }
-    /// The shift parameter `[C]` (with `affine`).
-    pub fn bias(&self) -> Option<&Var> {
-        self.bias.as_ref()
-    }
-    /// The running mean `[C]` (with `track_running_stats`).
-    pub fn running_mean(&self) -> Option<&Var> {
-        self.running_mean.as_ref()
-    }
-    /// The running unbiased variance `[C]` (with `track_running_stats`).
-    pub fn running_var(&self) -> Option<&Var> {
-        self.running_var.as_ref()
-    }
-    /// The number of training forward passes, 0-d (with `track_running_stats`).
-    pub fn num_batches_tracked(&self) -> Option<&Var> {
-        self.num_batches_tracked.as_ref()
-    }
-
     /// The forward pass with explicit scale and shift (the module's own in
     /// [`Module::forward`]); updates the running buffers in training mode.
     pub fn forward_with(&self, x: &Var, weight: &Var, bias: &Var) -> Result<Var> {
@@ -139,6 +110,8 @@ impl BatchNorm2d {
         )
     }
 }
+
+torch_norm_accessors!(BatchNorm2d);
 
 impl Forward for BatchNorm2d {
     fn forward(&self, x: &Var) -> Result<Var> {

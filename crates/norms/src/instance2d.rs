@@ -18,7 +18,7 @@ use layers::{Forward, Module, ModuleCore};
 
 use tensor::Result;
 
-use crate::batch1d::slots;
+use crate::batch1d::{slots, torch_norm_accessors};
 use crate::config::{check_channels, check_input};
 use crate::torch_core::{instance_norm, Running};
 use crate::{BatchNormOptions, NormError};
@@ -72,32 +72,9 @@ impl InstanceNorm2d {
             core: ModuleCore::default(),
         })
     }
-
-    /// `C`.
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-    /// The options.
-    pub fn options(&self) -> BatchNormOptions {
-        self.options
-    }
-    /// The scale parameter `[C]` (with `affine`).
-    pub fn weight(&self) -> Option<&Var> {
-        self.weight.as_ref()
-    }
-    /// The shift parameter `[C]` (with `affine`).
-    pub fn bias(&self) -> Option<&Var> {
-        self.bias.as_ref()
-    }
-    /// The running mean `[C]` (with `track_running_stats`).
-    pub fn running_mean(&self) -> Option<&Var> {
-        self.running_mean.as_ref()
-    }
-    /// The running unbiased variance `[C]` (with `track_running_stats`).
-    pub fn running_var(&self) -> Option<&Var> {
-        self.running_var.as_ref()
-    }
 }
+
+torch_norm_accessors!(InstanceNorm2d);
 
 impl Forward for InstanceNorm2d {
     fn forward(&self, x: &Var) -> Result<Var> {
