@@ -136,10 +136,6 @@ pub fn bench(args: &BenchArgs) -> CmdResult {
         return Err("--bs2-steps, --max-steps, --rounds and --threads must be at least 1".into());
     }
     crate::session::check_device(args.device)?;
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build_global()
-        .map_err(|e| format!("setting up {} threads: {e}", args.threads))?;
     let (source, splits) = load_splits(args.data.as_deref())?;
     let train_len = splits.train.len();
     let mut torch = None;

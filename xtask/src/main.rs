@@ -55,6 +55,12 @@ enum Command {
 
 /// Runs one command.
 fn run(command: Command) -> CmdResult {
+    // The CPU kernels' pool, with this thread (the one that trains) as worker 0.
+    let threads = match &command {
+        Command::Bench(args) => Some(args.threads).filter(|&n| n > 0),
+        _ => None,
+    };
+    tensor::init_cpu_threads(threads)?;
     match command {
         Command::Download(args) => cmd_data::download(&args),
         Command::DataInfo(args) => cmd_data::data_info(&args),

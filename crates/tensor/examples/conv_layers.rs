@@ -7,6 +7,10 @@
 
 use std::time::Instant;
 
+/// The allocator `cargo xtask` trains with, so that fresh outputs cost what they cost there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use tensor::{Conv2dGeometry, Device, Tensor};
 
 /// The lesson's convolutions: (c_in, c_out, kernel, input size), stride 2, padding k/2.

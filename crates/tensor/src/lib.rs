@@ -35,7 +35,7 @@ mod tensor;
 pub use ndarray;
 
 pub use backend::{Backend, MemoryOps};
-pub use cpu::CpuBackend;
+pub use cpu::{init_cpu_threads, CpuBackend};
 #[cfg(feature = "cuda")]
 pub use cuda::{CudaBackend, CudaStorage};
 pub use device::{Device, ParseDeviceError};

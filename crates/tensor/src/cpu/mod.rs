@@ -3,12 +3,21 @@
 //! Its kernels live with their op family (`ops/<family>/cpu.rs`); this module holds the
 //! backend type, memory management and the helpers those kernels share.
 
+pub(crate) mod scratch;
+mod threads;
+mod vector;
+
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::backend::MemoryOps;
 use crate::dtype::CpuFloat;
 use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Device, Result, Tensor, TensorError};
+
+pub use threads::init_cpu_threads;
+pub(crate) use vector::vectorized;
 
 /// The host backend. Stateless; scratch buffers are thread-local inside the kernels.
 #[derive(Clone, Copy, Debug, Default)]
@@ -48,19 +57,44 @@ pub(crate) fn host_pair<'a>(
     }
 }
 
-/// `out[i] = f(x[i])`, in parallel chunks when large. The output is written once (no
-/// zero-fill first).
-pub(crate) fn map_slice<T: CpuFloat>(x: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
-    if x.len() < PAR_ELEMENTS {
-        x.iter().map(|&v| f(v)).collect()
+/// A new vector of `len` values written once, chunk by chunk, by `fill(start, out)`
+/// (`out` the chunk of elements `start..start + out.len()`), on rayon when `len` reaches
+/// [`PAR_ELEMENTS`]. Nothing is zero-filled first.
+///
+/// # Safety
+/// `fill` must write every element of each chunk it is given.
+unsafe fn write_chunks<T: Send>(
+    len: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    let spare = &mut out.spare_capacity_mut()[..len];
+    if len < PAR_ELEMENTS {
+        fill(0, spare);
     } else {
-        let mut out = Vec::with_capacity(x.len());
-        x.par_iter()
-            .with_min_len(PAR_CHUNK)
-            .map(|&v| f(v))
-            .collect_into_vec(&mut out);
-        out
+        spare
+            .par_chunks_mut(PAR_CHUNK)
+            .enumerate()
+            .for_each(|(i, chunk)| fill(i * PAR_CHUNK, chunk));
     }
+    // SAFETY: the chunks cover `0..len` and `fill` wrote each of their elements.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// `out[i] = f(x[i])`, in parallel chunks when large, each a [`vectorized`] loop. The
+/// output is written once (no zero-fill first).
+pub(crate) fn map_slice<T: CpuFloat>(x: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
+    let fill = |start: usize, out: &mut [MaybeUninit<T>]| {
+        let x = &x[start..start + out.len()];
+        vectorized(|| {
+            for (o, &v) in out.iter_mut().zip(x) {
+                o.write(f(v));
+            }
+        })
+    };
+    // SAFETY: `x`'s part has the chunk's length, so `fill` writes all of it.
+    unsafe { write_chunks(x.len(), fill) }
 }
 
 /// `out[i] = f(a[i], b[i])` for equal-length slices, in parallel chunks when large.
@@ -69,18 +103,18 @@ pub(crate) fn zip_slices<T: CpuFloat>(
     b: &[T],
     f: impl Fn(T, T) -> T + Sync + Send,
 ) -> Vec<T> {
-    debug_assert_eq!(a.len(), b.len());
-    if a.len() < PAR_ELEMENTS {
-        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
-    } else {
-        let mut out = Vec::with_capacity(a.len());
-        a.par_iter()
-            .zip(b.par_iter())
-            .with_min_len(PAR_CHUNK)
-            .map(|(&x, &y)| f(x, y))
-            .collect_into_vec(&mut out);
-        out
-    }
+    assert_eq!(a.len(), b.len(), "zip_slices: the callers check the shapes");
+    let fill = |start: usize, out: &mut [MaybeUninit<T>]| {
+        let end = start + out.len();
+        let (a, b) = (&a[start..end], &b[start..end]);
+        vectorized(|| {
+            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                o.write(f(x, y));
+            }
+        })
+    };
+    // SAFETY: both parts have the chunk's length, so `fill` writes all of it.
+    unsafe { write_chunks(a.len(), fill) }
 }
 
 /// The error for a GPU storage handed to the CPU backend.

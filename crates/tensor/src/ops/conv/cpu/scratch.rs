@@ -1,16 +1,13 @@
-//! Thread-local scratch buffers for the convolution kernels: untyped slots that grow on
-//! demand and are reused call after call, and zero-bordered padded planes whose borders
-//! never need re-zeroing.
+//! The convolution kernels' thread-local scratch (slots of [`crate::cpu::scratch`]), and
+//! zero-bordered padded planes whose borders never need re-zeroing.
 
-use std::any::Any;
 use std::cell::RefCell;
-use std::thread::LocalKey;
 
 use super::lowering::{pad_planes, PadShape};
+pub(super) use crate::cpu::scratch::with_scratch;
+use crate::cpu::scratch::Slots;
 use crate::dtype::CpuFloat;
 use crate::ops::conv::Conv2dGeometry;
-
-pub(super) type Slots = RefCell<Vec<Box<dyn Any>>>;
 
 thread_local! {
     /// Scratch used inside one chunk of work (padded input, column matrix, GEMM output).
@@ -22,41 +19,6 @@ thread_local! {
     pub(super) static TABLE_SCRATCH: Slots = const { RefCell::new(Vec::new()) };
     /// Zero-bordered padded inputs, one per plane shape (see [`PaddedPlanes`]).
     pub(super) static PAD_SCRATCH: Slots = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on a thread-local buffer of exactly `len` elements of `E` (contents
-/// unspecified). Falls back to a fresh allocation if the buffer is already borrowed
-/// (re-entrant use), so it never panics.
-pub(super) fn with_scratch<E: Copy + Default + 'static, R>(
-    key: &'static LocalKey<Slots>,
-    len: usize,
-    f: impl FnOnce(&mut [E]) -> R,
-) -> R {
-    let mut f = Some(f);
-    let out = key.with(|cell| {
-        let mut slots = cell.try_borrow_mut().ok()?;
-        let idx = match slots.iter().position(|s| s.is::<Vec<E>>()) {
-            Some(i) => i,
-            None => {
-                slots.push(Box::new(Vec::<E>::new()));
-                slots.len() - 1
-            }
-        };
-        let buf = slots[idx].downcast_mut::<Vec<E>>()?;
-        if buf.len() < len {
-            buf.resize(len, E::default());
-        }
-        let f = f.take()?;
-        Some(f(&mut buf[..len]))
-    });
-    match out {
-        Some(r) => r,
-        None => {
-            let f = f.take().expect("scratch closure already consumed");
-            let mut buf = vec![E::default(); len];
-            f(&mut buf)
-        }
-    }
 }
 
 /// A thread-local buffer of zero-padded planes of one shape, whose borders are known to be
