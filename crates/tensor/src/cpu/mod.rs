@@ -5,7 +5,7 @@
 
 pub(crate) mod scratch;
 mod threads;
-mod vector;
+pub(crate) mod vector;
 
 use std::mem::MaybeUninit;
 

@@ -6,16 +6,20 @@
 //! instructions change, never the arithmetic: Rust neither reassociates nor contracts
 //! floating-point operations (no fused multiply-add unless written), so every path gives
 //! bit-identical results, and results do not depend on the machine's vector width.
+//!
+//! A closure around a large loop is not always inlined into the copies `vectorized` makes
+//! (it then runs at the baseline width); [`multiversioned!`](crate::multiversioned) puts
+//! the `#[target_feature]` copies on the kernel function itself instead.
 
 /// The widest vector instruction set of this CPU that [`vectorized`] compiles for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Width {
+pub(crate) enum Width {
     Avx512,
     Avx2,
     Baseline,
 }
 
-fn width() -> Width {
+pub(crate) fn width() -> Width {
     static WIDTH: std::sync::OnceLock<Width> = std::sync::OnceLock::new();
     *WIDTH.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
@@ -55,6 +59,40 @@ pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
         }
     }
     f()
+}
+
+/// Defines a kernel function `fn name<T: CpuFloat>(args)` (no return value) whose body is
+/// compiled for AVX-512F, AVX2 and the baseline, the widest the CPU has chosen at run
+/// time, as in [`vectorized`]. Arguments are plain names with their types.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! multiversioned {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident<$t:ident: CpuFloat>($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$attr])*
+        $vis fn $name<$t: $crate::CpuFloat>($($arg: $ty),*) {
+            #[inline(always)]
+            fn body<$t: $crate::CpuFloat>($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512<$t: $crate::CpuFloat>($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2<$t: $crate::CpuFloat>($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                match $crate::cpu::vector::width() {
+                    // SAFETY: `width` detected the instruction set on this CPU.
+                    $crate::cpu::vector::Width::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::cpu::vector::Width::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::cpu::vector::Width::Baseline => {}
+                }
+            }
+            body($($arg),*)
+        }
+    };
 }
 
 #[cfg(test)]

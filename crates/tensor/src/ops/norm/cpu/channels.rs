@@ -2,7 +2,7 @@
 //!
 //! A sample's `C·S` values (its *block*) are contiguous, and every pass walks whole blocks.
 //! Statistics are summed per *position* `p = c·S + s` of the block, `acc_p += f(x[n·C·S + p])`
-//! over the samples (in `f64`): one contiguous, [`vectorized`] loop per sample with no
+//! over the samples (in `f64`): one contiguous loop per sample, compiled for the CPU's vector width, with no
 //! per-row bookkeeping, however small `S` is (the lesson's last layers have `S = 1`).
 //! Each channel's sum is then `Σ_s acc[c·S + s]`. Elementwise passes read per-position
 //! copies of the per-channel constants beside the block. The samples are cut into tasks of
@@ -18,8 +18,9 @@ use rayon::prelude::*;
 
 use super::{Affine, BackwardSums, DxCoefficients};
 use crate::cpu::scratch::{with_scratch, Slots};
-use crate::cpu::{vectorized, PAR_CHUNK, PAR_ELEMENTS};
+use crate::cpu::{PAR_CHUNK, PAR_ELEMENTS};
 use crate::dtype::CpuFloat;
+use crate::multiversioned;
 use crate::ops::norm::{NormGeometry, Variance};
 
 thread_local! {
@@ -161,15 +162,11 @@ pub(super) fn moments<T: CpuFloat>(
 ) -> Vec<(f64, f64)> {
     let b = Blocks::new(g);
     let m = g.group_len() as f64;
-    let [sums] = b.sum_samples(|n, acc| vectorized(|| add_values(acc, b.block(x, n))));
+    let [sums] = b.sum_samples(|n, acc| add_values(acc, b.block(x, n)));
     let mean: Vec<f64> = sums.iter().map(|s| s / m).collect();
     let [squares] = b.with_positions(
         |c| [mean[c]],
-        |[mean_at]| {
-            b.sum_samples(|n, acc| {
-                vectorized(|| add_squared_deviations(acc, b.block(x, n), mean_at))
-            })
-        },
+        |[mean_at]| b.sum_samples(|n, acc| add_squared_deviations(acc, b.block(x, n), mean_at)),
     );
     let d = variance.divisor(g.group_len());
     mean.iter()
@@ -183,7 +180,7 @@ pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Vec<(f64, f6
     let b = Blocks::new(g);
     let [s, ss] = b.sum_samples(|n, acc| {
         let (s, ss) = acc.split_at_mut(b.len);
-        vectorized(|| add_powers(s, ss, b.block(x, n)))
+        add_powers(s, ss, b.block(x, n))
     });
     s.into_iter().zip(ss).collect()
 }
@@ -195,7 +192,7 @@ pub(super) fn apply<T: CpuFloat>(g: &NormGeometry, x: &[T], p: &Affine<'_, T>) -
         |c| [p.mean[c], p.invstd[c], p.gamma(c), p.beta(c)],
         |[mu, inv, gamma, beta]| {
             let write = |n, out: &mut [MaybeUninit<T>]| {
-                vectorized(|| affine_block(out, b.block(x, n), [mu, inv, gamma, beta]))
+                affine_block(out, b.block(x, n), [mu, inv, gamma, beta])
             };
             // SAFETY: every zipped slice has the block's length, so `write` fills it.
             unsafe { b.write_samples(write) }
@@ -216,7 +213,7 @@ pub(super) fn backward_sums<T: CpuFloat>(
         |[mu, inv]| {
             b.sum_samples(|n, acc| {
                 let (sd, sdx) = acc.split_at_mut(b.len);
-                vectorized(|| add_grad_sums([sd, sdx], b.block(x, n), b.block(dy, n), [mu, inv]))
+                add_grad_sums(sd, sdx, b.block(x, n), b.block(dy, n), [mu, inv])
             })
         },
     );
@@ -249,9 +246,7 @@ pub(super) fn backward_dx<T: CpuFloat>(
         return b.with_positions(
             |c| [p.gamma(c) * p.invstd[c]],
             |[gr]| {
-                let write = |n, out: &mut [MaybeUninit<T>]| {
-                    vectorized(|| scale_block(out, b.block(dy, n), gr))
-                };
+                let write = |n, out: &mut [MaybeUninit<T>]| scale_block(out, b.block(dy, n), gr);
                 // SAFETY: every zipped slice has the block's length, so `write` fills it.
                 unsafe { b.write_samples(write) }
             },
@@ -264,7 +259,7 @@ pub(super) fn backward_dx<T: CpuFloat>(
         },
         |[mu, inv, gr, a, bb]| {
             let write = |n, out: &mut [MaybeUninit<T>]| {
-                vectorized(|| dx_block(out, b.block(x, n), b.block(dy, n), [mu, inv, gr, a, bb]))
+                dx_block(out, b.block(x, n), b.block(dy, n), [mu, inv, gr, a, bb])
             };
             // SAFETY: every zipped slice has the block's length, so `write` fills it.
             unsafe { b.write_samples(write) }
@@ -272,84 +267,80 @@ pub(super) fn backward_dx<T: CpuFloat>(
     )
 }
 
-// The loops over one block, each `#[inline(always)]` so that [`vectorized`] compiles it
-// for the CPU's vector width. Every slice has the block's length.
+// The loops over one block, each compiled for the CPU's vector width by
+// `multiversioned!`. Every slice has the block's length.
 
-/// `acc += x`.
-#[inline(always)]
-fn add_values<T: CpuFloat>(acc: &mut [f64], x: &[T]) {
-    for (a, &v) in acc.iter_mut().zip(x) {
-        *a += v.as_f64();
+multiversioned! {
+    /// `acc += x`.
+    fn add_values<T: CpuFloat>(acc: &mut [f64], x: &[T]) {
+        for (a, &v) in acc.iter_mut().zip(x) {
+            *a += v.as_f64();
+        }
     }
 }
 
-/// `acc += (x - mean)²`.
-#[inline(always)]
-fn add_squared_deviations<T: CpuFloat>(acc: &mut [f64], x: &[T], mean: &[f64]) {
-    for ((a, &v), &mu) in acc.iter_mut().zip(x).zip(mean) {
-        let e = v.as_f64() - mu;
-        *a += e * e;
+multiversioned! {
+    /// `acc += (x - mean)²`.
+    fn add_squared_deviations<T: CpuFloat>(acc: &mut [f64], x: &[T], mean: &[f64]) {
+        for ((a, &v), &mu) in acc.iter_mut().zip(x).zip(mean) {
+            let e = v.as_f64() - mu;
+            *a += e * e;
+        }
     }
 }
 
-/// `s += x`, `ss += x²`.
-#[inline(always)]
-fn add_powers<T: CpuFloat>(s: &mut [f64], ss: &mut [f64], x: &[T]) {
-    for ((s, ss), &v) in s.iter_mut().zip(ss).zip(x) {
-        let v = v.as_f64();
-        *s += v;
-        *ss += v * v;
+multiversioned! {
+    /// `s += x`, `ss += x²`.
+    fn add_powers<T: CpuFloat>(s: &mut [f64], ss: &mut [f64], x: &[T]) {
+        for ((s, ss), &v) in s.iter_mut().zip(ss).zip(x) {
+            let v = v.as_f64();
+            *s += v;
+            *ss += v * v;
+        }
     }
 }
 
-/// `out = (x - mu) inv gamma + beta`.
-#[inline(always)]
-fn affine_block<T: CpuFloat>(
-    out: &mut [MaybeUninit<T>],
-    x: &[T],
-    [mu, inv, gamma, beta]: [&[T]; 4],
-) {
-    let at = mu.iter().zip(inv).zip(gamma.iter().zip(beta));
-    for ((o, &v), ((&mu, &inv), (&gamma, &beta))) in out.iter_mut().zip(x).zip(at) {
-        o.write((v - mu) * inv * gamma + beta);
+multiversioned! {
+    /// `out = (x - mu) inv gamma + beta`, the constants `[mu, inv, gamma, beta]`.
+    fn affine_block<T: CpuFloat>(out: &mut [MaybeUninit<T>], x: &[T], c: [&[T]; 4]) {
+        let [mu, inv, gamma, beta] = c;
+        let at = mu.iter().zip(inv).zip(gamma.iter().zip(beta));
+        for ((o, &v), ((&mu, &inv), (&gamma, &beta))) in out.iter_mut().zip(x).zip(at) {
+            o.write((v - mu) * inv * gamma + beta);
+        }
     }
 }
 
-/// `sd += dy`, `sdx += dy (x - mu) inv`.
-#[inline(always)]
-fn add_grad_sums<T: CpuFloat>(
-    [sd, sdx]: [&mut [f64]; 2],
-    x: &[T],
-    dy: &[T],
-    [mu, inv]: [&[f64]; 2],
-) {
-    let at = x.iter().zip(dy).zip(mu.iter().zip(inv));
-    for ((sd, sdx), ((&xv, &d), (&mu, &inv))) in sd.iter_mut().zip(sdx).zip(at) {
-        let d = d.as_f64();
-        *sd += d;
-        *sdx += d * (xv.as_f64() - mu) * inv;
+multiversioned! {
+    /// `sd += dy`, `sdx += dy (x - mu) inv`, the constants `[mu, inv]`.
+    fn add_grad_sums<T: CpuFloat>(sd: &mut [f64], sdx: &mut [f64], x: &[T], dy: &[T], c: [&[f64]; 2]) {
+        let [mu, inv] = c;
+        let at = x.iter().zip(dy).zip(mu.iter().zip(inv));
+        for ((sd, sdx), ((&xv, &d), (&mu, &inv))) in sd.iter_mut().zip(sdx).zip(at) {
+            let d = d.as_f64();
+            *sd += d;
+            *sdx += d * (xv.as_f64() - mu) * inv;
+        }
     }
 }
 
-/// `out = dy gr`.
-#[inline(always)]
-fn scale_block<T: CpuFloat>(out: &mut [MaybeUninit<T>], dy: &[T], gr: &[T]) {
-    for ((o, &d), &gr) in out.iter_mut().zip(dy).zip(gr) {
-        o.write(d * gr);
+multiversioned! {
+    /// `out = dy gr`.
+    fn scale_block<T: CpuFloat>(out: &mut [MaybeUninit<T>], dy: &[T], gr: &[T]) {
+        for ((o, &d), &gr) in out.iter_mut().zip(dy).zip(gr) {
+            o.write(d * gr);
+        }
     }
 }
 
-/// `out = dy gr + a + b (x - mu) inv`.
-#[inline(always)]
-fn dx_block<T: CpuFloat>(
-    out: &mut [MaybeUninit<T>],
-    x: &[T],
-    dy: &[T],
-    [mu, inv, gr, a, b]: [&[T]; 5],
-) {
-    let at = mu.iter().zip(inv).zip(gr.iter().zip(a.iter().zip(b)));
-    let values = out.iter_mut().zip(x.iter().zip(dy).zip(at));
-    for (o, ((&xv, &d), ((&mu, &inv), (&gr, (&a, &b))))) in values {
-        o.write(d * gr + a + b * ((xv - mu) * inv));
+multiversioned! {
+    /// `out = dy gr + a + b (x - mu) inv`, the constants `[mu, inv, gr, a, b]`.
+    fn dx_block<T: CpuFloat>(out: &mut [MaybeUninit<T>], x: &[T], dy: &[T], c: [&[T]; 5]) {
+        let [mu, inv, gr, a, b] = c;
+        let at = mu.iter().zip(inv).zip(gr.iter().zip(a.iter().zip(b)));
+        let values = out.iter_mut().zip(x.iter().zip(dy).zip(at));
+        for (o, ((&xv, &d), ((&mu, &inv), (&gr, (&a, &b))))) in values {
+            o.write(d * gr + a + b * ((xv - mu) * inv));
+        }
     }
 }
