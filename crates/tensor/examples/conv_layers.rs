@@ -5,7 +5,9 @@
 //! (defaults: 1 thread; bs 16 32 64). Prints the median over repetitions of each pass, in
 //! microseconds, and the per-sample sum over layers.
 
-use std::time::Instant;
+mod common;
+
+use common::{median_us, values};
 
 /// The allocator `cargo xtask` trains with, so that fresh outputs cost what they cost there.
 #[global_allocator]
@@ -21,33 +23,6 @@ const LAYERS: [(usize, usize, usize, usize); 5] = [
     (32, 64, 3, 4),
     (64, 64, 3, 2),
 ];
-
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-fn median_us(mut f: impl FnMut(), reps: usize) -> f64 {
-    for _ in 0..3 {
-        f();
-    }
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[reps / 2]
-}
 
 fn main() -> tensor::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -184,7 +184,6 @@ fn apply<T: Element>(
     Ok(tensor_of(y, shape))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn backward<T: Element>(
     g: &NormGeometry,
     x: &Tensor,
