@@ -22,7 +22,6 @@ fn as_three_blocks(shape: &[usize], axes: &[usize]) -> Option<(usize, usize, usi
 }
 
 /// Reduces the middle axis of `x` viewed as `[outer, red, inner]`.
-/// Reduces the middle axis of `x` viewed as `[outer, red, inner]`.
 fn reduce_blocks<T: CpuFloat>(
     x: &[T],
     outer: usize,
@@ -30,13 +29,21 @@ fn reduce_blocks<T: CpuFloat>(
     inner: usize,
     op: ReduceOp,
 ) -> Vec<T> {
+    if red == 1 && !matches!(op, ReduceOp::Var { .. }) {
+        // Sum, mean, max and min of one element are that element (e.g. average pooling of
+        // a 1×1 map): a copy, instead of one tiny reduction per element.
+        return x.to_vec();
+    }
     let mut out = vec![T::zero(); outer * inner];
     if inner == 1 {
         // Each output reduces one contiguous row: the fast, vectorised path.
         let rows = x.chunks(red.max(1));
         if outer > 1 && outer * red >= PAR_ELEMENTS {
+            // Rows short enough that one task takes at least `ROW_CHUNK` elements' work.
+            let min_rows = ROW_CHUNK.div_ceil(red.max(1));
             out.par_iter_mut()
                 .zip(x.par_chunks(red.max(1)))
+                .with_min_len(min_rows)
                 .for_each(|(d, row)| *d = reduce_row(row, op));
         } else {
             for (d, row) in out.iter_mut().zip(rows) {
@@ -68,12 +75,20 @@ fn reduce_blocks<T: CpuFloat>(
 /// (and therefore the result) does not depend on the number of threads.
 const ROW_CHUNK: usize = 1 << 14;
 
-/// `f` over fixed-size chunks of `x`, in parallel when `x` is large; partials in order.
-fn over_chunks<T: CpuFloat, R: Send>(x: &[T], f: impl Fn(&[T]) -> R + Sync + Send) -> Vec<R> {
+/// Combines `f` of fixed-size chunks of `x` in order with `combine`, starting from `init`;
+/// the chunks run in parallel when `x` is large. The result is the same either way, and a
+/// short row (one chunk, the common case) allocates nothing.
+fn over_chunks<T: CpuFloat, R: Send>(
+    x: &[T],
+    init: R,
+    f: impl Fn(&[T]) -> R + Sync + Send,
+    combine: impl Fn(R, R) -> R,
+) -> R {
     if x.len() >= PAR_ELEMENTS {
-        x.par_chunks(ROW_CHUNK).map(f).collect()
+        let partials: Vec<R> = x.par_chunks(ROW_CHUNK).map(f).collect();
+        partials.into_iter().fold(init, combine)
     } else {
-        x.chunks(ROW_CHUNK).map(f).collect()
+        x.chunks(ROW_CHUNK).map(f).fold(init, combine)
     }
 }
 
@@ -93,7 +108,8 @@ fn lane_sum<T: CpuFloat>(x: &[T], g: impl Fn(f64) -> f64) -> f64 {
 /// Reduces one contiguous row.
 fn reduce_row<T: CpuFloat>(row: &[T], op: ReduceOp) -> T {
     let n = row.len();
-    let sum = |row: &[T]| -> f64 { over_chunks(row, |c| lane_sum(c, |v| v)).iter().sum() };
+    // `-0.0` is the identity of `f64` addition (as in `Iterator::sum`).
+    let sum = |row: &[T]| -> f64 { over_chunks(row, -0.0, |c| lane_sum(c, |v| v), |a, b| a + b) };
     let nan_first = |a: T, b: T, take_b: fn(T, T) -> bool| {
         if a.is_nan() || !take_b(a, b) {
             a
@@ -106,9 +122,8 @@ fn reduce_row<T: CpuFloat>(row: &[T], op: ReduceOp) -> T {
         ReduceOp::Mean => T::of_f64(sum(row) / n as f64),
         ReduceOp::Var { unbiased } => {
             let mean = sum(row) / n as f64;
-            let ss: f64 = over_chunks(row, |c| lane_sum(c, |v| (v - mean) * (v - mean)))
-                .iter()
-                .sum();
+            let squares = |c: &[T]| lane_sum(c, |v| (v - mean) * (v - mean));
+            let ss = over_chunks(row, -0.0, squares, |a, b| a + b);
             let denom = if unbiased { n as f64 - 1.0 } else { n as f64 };
             T::of_f64(ss / denom)
         }
@@ -123,14 +138,17 @@ fn reduce_row<T: CpuFloat>(row: &[T], op: ReduceOp) -> T {
             } else {
                 T::infinity()
             };
-            over_chunks(row, |c| {
-                c.iter()
-                    .copied()
-                    .reduce(|a, b| nan_first(a, b, take_b))
-                    .unwrap_or(empty)
-            })
-            .into_iter()
-            .reduce(|a, b| nan_first(a, b, take_b))
+            let pick = |a, b| nan_first(a, b, take_b);
+            let chunk_best = |c: &[T]| c.iter().copied().reduce(pick).unwrap_or(empty);
+            over_chunks(
+                row,
+                None,
+                |c| Some(chunk_best(c)),
+                |a, b| match (a, b) {
+                    (Some(a), Some(b)) => Some(pick(a, b)),
+                    (a, b) => a.or(b),
+                },
+            )
             .unwrap_or(empty)
         }
     }
@@ -208,5 +226,56 @@ impl ReduceOps for CpuBackend {
             storage,
             reduced_shape(x.shape(), &[axis], true),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_element_reductions_are_the_element() {
+        let x = [1.5f32, -0.0, f32::NAN, -3.25, f32::INFINITY, 7.0];
+        for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {
+            let got = reduce_blocks(&x, 6, 1, 1, op);
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&x), "{op:?}");
+            // The same through the strided (inner > 1) layout.
+            assert_eq!(bits(&reduce_blocks(&x, 2, 1, 3, op)), bits(&x), "{op:?}");
+        }
+        let var = |unbiased| reduce_blocks(&x[..1], 1, 1, 1, ReduceOp::Var { unbiased })[0];
+        assert!(var(true).is_nan());
+        assert_eq!(var(false), 0.0);
+    }
+
+    #[test]
+    fn long_rows_sum_chunk_by_chunk_in_order() {
+        // Longer than `PAR_ELEMENTS`: the chunks' partial sums come from the pool.
+        let n = 3 * PAR_ELEMENTS + 17;
+        let x: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f64 * 1e-3 - 0.4)
+            .collect();
+        let mut want = -0.0;
+        for c in x.chunks(ROW_CHUNK) {
+            // Eight interleaved accumulators per chunk, then the tail, as `lane_sum` states.
+            let mut acc = [0.0; 8];
+            let mut lanes = c.chunks_exact(8);
+            for l in &mut lanes {
+                for (a, v) in acc.iter_mut().zip(l) {
+                    *a += v;
+                }
+            }
+            let tail: f64 = lanes.remainder().iter().sum();
+            want += acc.iter().sum::<f64>() + tail;
+        }
+        assert_eq!(reduce_row(&x, ReduceOp::Sum), want);
+        assert_eq!(reduce_row(&x, ReduceOp::Mean), want / n as f64);
+        let mut with_nan = x.clone();
+        with_nan[n - 1] = f64::NAN;
+        assert!(reduce_row(&with_nan, ReduceOp::Max).is_nan());
+        assert!(reduce_row(&with_nan, ReduceOp::Min).is_nan());
+        let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(reduce_row(&x, ReduceOp::Max), max);
+        assert_eq!(reduce_row::<f64>(&[], ReduceOp::Max), f64::NEG_INFINITY);
     }
 }

@@ -1,7 +1,7 @@
 //! The direct engine: the three convolution passes on the SIMD micro-kernel, reading the
 //! zero-padded activations in place (no column matrix). See `simd.rs` for the mapping.
 
-use super::lowering::PadShape;
+use super::phases::Phases;
 use super::plan::{for_each_chunk, with_pixel_and_tap_offsets, Plan};
 use super::scratch::{
     with_padded, with_padded_input, with_scratch, CALL_SCRATCH, CHUNK_SCRATCH, TABLE_SCRATCH,
@@ -137,7 +137,8 @@ pub(super) fn backward_weight_direct_chunk<T: CpuFloat, const NR: usize>(
     });
 }
 
-/// Input gradient with the direct kernel, per phase class (see the section comment).
+/// Input gradient with the direct kernel, per phase class (see the section comment and
+/// `phases.rs`).
 pub(super) fn backward_input_direct<T: CpuFloat, const NR: usize>(
     g: &Conv2dGeometry,
     p: &Plan,
@@ -146,57 +147,35 @@ pub(super) fn backward_input_direct<T: CpuFloat, const NR: usize>(
     w: &[T],
     gx: &mut [T],
 ) {
-    let s = g.stride;
+    let ph = Phases::new(g);
+    let s = ph.stride();
     let taps = g.k_h * g.k_w;
-    // Taps of a class along one axis: phase + s·t for t < count(phase).
-    let count = |phase: usize, k: usize| {
-        if phase < k {
-            (k - phase).div_ceil(s)
-        } else {
-            0
-        }
-    };
-    // Input positions of a class along one axis: i ≡ phase − p (mod s).
-    let first = |phase: usize| (phase + s - g.padding % s) % s;
-    let positions = |phase: usize, n: usize| {
-        let f = first(phase);
-        if f < n {
-            (n - f).div_ceil(s)
-        } else {
-            0
-        }
-    };
-    // Zero-padded output gradient: row oh sits at oh + th, where th = max taps − 1, so that
-    // the anchor row (ih + p)/s minus t (≤ th) never goes negative.
-    let (th, tw) = ((g.k_h - 1) / s, (g.k_w - 1) / s);
-    let qh = (g.h_in - 1 + g.padding) / s + 1;
-    let qw = (g.w_in - 1 + g.padding) / s + 1;
-    let shape = PadShape {
-        h: g.h_out,
-        w: g.w_out,
-        top: th,
-        left: tw,
-        hp: qh.max(g.h_out) + th,
-        wp: qw.max(g.w_out) + tw,
-    };
-    let gplane = shape.hp * shape.wp;
     let plane = g.h_in * g.w_in;
     let in_len = g.c_in * plane;
     let out_len = g.c_out * p.spatial;
     let blocks = g.c_in.div_ceil(NR);
-    let classes = || (0..s).flat_map(move |ph| (0..s).map(move |pw| (ph, pw)));
     // Per class: step offsets (co, t, u), and per sample its pixels' anchors and targets.
-    let steps = |(ph, pw): (usize, usize)| g.c_out * count(ph, g.k_h) * count(pw, g.k_w);
-    let per_sample = |(ph, pw): (usize, usize)| positions(ph, g.h_in) * positions(pw, g.w_in);
-    let table_len: usize = classes().map(|c| steps(c) + 2 * p.nb * per_sample(c)).sum();
-    let panel_len: usize = classes().map(|c| blocks * steps(c) * NR).sum();
+    let steps = |c| {
+        let (nt, nu) = ph.tap_counts(c);
+        g.c_out * nt * nu
+    };
+    let per_sample = |c| {
+        let (na, nb) = ph.extent(c);
+        na * nb
+    };
+    let gplane = ph.shape.hp * ph.shape.wp;
+    let table_len: usize = ph
+        .classes()
+        .map(|c| steps(c) + 2 * p.nb * per_sample(c))
+        .sum();
+    let panel_len: usize = ph.classes().map(|c| blocks * steps(c) * NR).sum();
     with_scratch::<T, ()>(&CALL_SCRATCH, panel_len, |panel| {
         with_scratch::<usize, ()>(&TABLE_SCRATCH, table_len, |table| {
             // Fill panels and tables class by class.
             let (mut pt, mut tt) = (0, 0);
-            for c in classes() {
-                let (ph, pw) = c;
-                let (nt, nu) = (count(ph, g.k_h), count(pw, g.k_w));
+            for c in ph.classes() {
+                let (cph, cpw) = c;
+                let (nt, nu) = ph.tap_counts(c);
                 let l = steps(c);
                 // panel[cb][(co, t, u)][c] = w[co, cb·NR + c, ph + s·t, pw + s·u] (zero past
                 // c_in), written in order; the step offsets go to the table.
@@ -209,9 +188,9 @@ pub(super) fn backward_input_direct<T: CpuFloat, const NR: usize>(
                         let ws = &w[(co * g.c_in + cb * NR) * taps..];
                         for t in 0..nt {
                             for u in 0..nu {
-                                let tap = (ph + s * t) * g.k_w + pw + s * u;
+                                let tap = (cph + s * t) * g.k_w + cpw + s * u;
                                 if cb == 0 {
-                                    table[tt + idx] = co * gplane + (th - t) * shape.wp + (tw - u);
+                                    table[tt + idx] = ph.step_offset(co, t, u);
                                 }
                                 if let Some(row) = rows.next() {
                                     for (c, d) in row.iter_mut().enumerate() {
@@ -232,10 +211,10 @@ pub(super) fn backward_input_direct<T: CpuFloat, const NR: usize>(
                 let (anchors, targets) = table[tt..tt + 2 * m].split_at_mut(m);
                 let mut e = 0;
                 for b in 0..p.nb {
-                    for ih in (first(ph)..g.h_in).step_by(s) {
-                        for iw in (first(pw)..g.w_in).step_by(s) {
-                            let (ah, aw) = ((ih + g.padding) / s, (iw + g.padding) / s);
-                            anchors[e] = b * g.c_out * gplane + ah * shape.wp + aw;
+                    for ih in (ph.first(cph)..g.h_in).step_by(s) {
+                        for iw in (ph.first(cpw)..g.w_in).step_by(s) {
+                            let (ah, aw) = ph.anchor(ih, iw);
+                            anchors[e] = b * g.c_out * gplane + ah * ph.shape.wp + aw;
                             targets[e] = b * in_len + ih * g.w_in + iw;
                             e += 1;
                         }
@@ -249,14 +228,15 @@ pub(super) fn backward_input_direct<T: CpuFloat, const NR: usize>(
                 let nb = gxc.len() / in_len;
                 let gyc = &gy[chunk * p.nb * out_len..][..nb * out_len];
                 let ld = blocks * NR;
-                let rows_max = classes()
+                let rows_max = ph
+                    .classes()
                     .map(|c| (nb * per_sample(c)).div_ceil(MR) * MR)
                     .max()
                     .unwrap_or(0);
-                with_padded(&shape, gyc, |gyp| {
+                with_padded(&ph.shape, gyc, |gyp| {
                     with_scratch::<T, ()>(&CHUNK_SCRATCH, rows_max * ld, |tmp| {
                         let (mut pt, mut tt) = (0, 0);
-                        for c in classes() {
+                        for c in ph.classes() {
                             let l = steps(c);
                             let m_all = p.nb * per_sample(c);
                             let m = nb * per_sample(c);

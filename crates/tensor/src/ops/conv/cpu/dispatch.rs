@@ -4,6 +4,7 @@ use super::dense::{dense_backward_input_chunk, dense_backward_weight_chunk, dens
 use super::direct::{backward_input_direct, backward_weight_direct_chunk, forward_direct};
 use super::gemm::{backward_input_chunk, backward_weight_chunk, forward_chunk};
 use super::lowering::add_bias;
+use super::pixel::forward_pixels;
 use super::plan::{
     for_each_chunk, with_pixel_and_tap_offsets, with_window_offsets, Plan, MAX_WEIGHT_GROUPS,
 };
@@ -23,16 +24,30 @@ pub(super) const DIRECT_MIN_PIXELS: usize = 64;
 /// dominated by per-block overhead.
 pub(super) const DIRECT_MIN_CHUNK_PIXELS: usize = 96;
 
+/// The engines a test can pin a call to.
 #[cfg(test)]
-thread_local! {
-    /// Tests pin the code path: `Some(false)` forces the GEMM path, `Some(true)` the direct
-    /// kernels wherever they apply (and the CPU has them), regardless of size.
-    pub(super) static FORCE_DIRECT: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Engine {
+    /// im2col + GEMM (or the dense case).
+    Gemm,
+    /// Direct kernels with lanes over channels (`direct.rs`), wherever they apply.
+    ChannelLanes,
+    /// Direct kernels with lanes over pixels (`pixel.rs`) for the forward pass, wherever
+    /// they apply; the other passes use the GEMM.
+    PixelLanes,
 }
 
-/// Whether a call uses the direct kernels, with SIMD lanes running over `lane_dim` channels:
-/// they must apply (not the dense case, at least 4 lanes of work), the CPU must have them,
-/// and they must pay off (`worth_it`, a function of the geometry and the SIMD level only).
+#[cfg(test)]
+thread_local! {
+    /// Tests pin the code path (see [`Engine`]), regardless of size; `None`: the size-based
+    /// choice.
+    pub(super) static FORCE_ENGINE: std::cell::Cell<Option<Engine>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether a call uses the channel-lane direct kernels, with SIMD lanes running over
+/// `lane_dim` channels: they must apply (not the dense case, at least 4 lanes of work), the
+/// CPU must have them, and they must pay off (`worth_it`, a function of the geometry and
+/// the SIMD level only).
 pub(super) fn use_direct(
     p: &Plan,
     lane_dim: usize,
@@ -40,9 +55,26 @@ pub(super) fn use_direct(
 ) -> Option<Simd> {
     let applies = !p.dense && lane_dim >= 4;
     #[cfg(test)]
-    if let Some(force) = FORCE_DIRECT.with(|c| c.get()) {
-        return Simd::detect().filter(|_| force && applies);
+    if let Some(force) = FORCE_ENGINE.with(|c| c.get()) {
+        return Simd::detect().filter(|_| force == Engine::ChannelLanes && applies);
     }
+    Simd::detect().filter(|&s| applies && worth_it(s))
+}
+
+/// Whether a forward call uses the pixel-lane kernels: they apply when the call is not
+/// dense; they pay off when the output channels fill at most half a 512-bit vector, so
+/// that channel lanes would idle, and an output row fills at least half a vector.
+pub(super) fn use_pixels<T: CpuFloat>(p: &Plan, channels: usize, row: usize) -> Option<Simd> {
+    let applies = !p.dense;
+    #[cfg(test)]
+    if let Some(force) = FORCE_ENGINE.with(|c| c.get()) {
+        return Simd::detect().filter(|_| force == Engine::PixelLanes && applies);
+    }
+    let worth_it = |s: Simd| {
+        channels <= s.lanes_for::<T>(1)
+            && 2 * row >= s.vector_lanes::<T>()
+            && p.nb * p.spatial >= DIRECT_MIN_PIXELS
+    };
     Simd::detect().filter(|&s| applies && worth_it(s))
 }
 
@@ -77,6 +109,10 @@ pub fn forward<T: CpuFloat>(g: &Conv2dGeometry, x: &[T], w: &[T], bias: Option<&
             let xc = &x[ci * p.nb * in_len..][..nb * in_len];
             dense_forward_chunk(g, &p, xc, w, bias, yc, nb);
         });
+        return;
+    }
+    if let Some(simd) = use_pixels::<T>(&p, g.c_out, g.w_out) {
+        forward_pixels(g, &p, simd, x, w, bias, y);
         return;
     }
     if let Some(simd) = use_direct(&p, g.c_out, |_| g.batch * p.spatial >= DIRECT_MIN_PIXELS) {

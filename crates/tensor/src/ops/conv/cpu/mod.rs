@@ -93,6 +93,8 @@ mod direct;
 mod dispatch;
 mod gemm;
 mod lowering;
+mod phases;
+mod pixel;
 mod plan;
 mod scratch;
 mod simd;

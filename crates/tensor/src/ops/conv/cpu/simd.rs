@@ -339,3 +339,204 @@ pub(super) fn rows_from(table: &[usize], start: usize) -> [usize; MR] {
     let last = table.len() - 1;
     std::array::from_fn(|r| table[(start + r).min(last)])
 }
+
+//
+// The pixel-lane micro-kernel turns the roles around for layers with few channels on the
+// vector side (then channel lanes would stay mostly empty): lanes run over `PV` vectors of
+// consecutive positions `q` of a plane laid out with a fixed row stride, and the `PR` rows
+// of a block are channels, so one block computes
+//
+//     acc[r][q] = Σ_l panel[l·PR + r] · src[o_l + q]        (q < PV·LANES)
+//
+// Each step loads `PV` vectors of `src` once and broadcasts `PR` panel scalars from
+// consecutive addresses: `PR·PV` fused multiply-adds for `PR + PV` loads, no index
+// arithmetic. The sum over `l` runs in order, one fused multiply-add per term, exactly as in
+// the channel-lane kernels, so both give the same bits for the same terms.
+
+/// Channel rows per pixel-lane block.
+pub(super) const PR: usize = 4;
+/// Position vectors per pixel-lane block: `PR·PV` accumulators, `PV` source vectors and one
+/// broadcast, 11 registers. (Three vectors would need all 16 of AVX2's, and the compiler
+/// then keeps one accumulator on the stack, on the loop's critical path.)
+pub(super) const PV: usize = 2;
+
+/// Defines one pixel-lane micro-kernel for one SIMD vector of `LANES` lanes:
+/// `out[r·ld + v·LANES + c] = Σ_l panel[l·PR + r] · src[offs[l] + v·LANES + c]`.
+///
+/// The generated function is `unsafe`: the CPU must support the named features, every
+/// `src` address `offs[l] + PV·LANES − 1` must be in bounds, `panel` must hold
+/// `offs.len()·PR` elements and `out` must have room for `(PR − 1)·ld + PV·LANES`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! pixel_block {
+    ($name:ident, $features:literal, $t:ty, $lanes:literal,
+     $zero:ident, $set1:ident, $load:ident, $fmadd:ident, $store:ident) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name(src: *const $t, offs: &[usize], panel: *const $t, out: *mut $t, ld: usize) {
+            use std::arch::x86_64::*;
+            // SAFETY: the caller upholds the contract stated on `pixel_block!`: the features
+            // are available and every pointer offset below is in bounds.
+            unsafe {
+                let mut acc = [[$zero(); PV]; PR];
+                for (l, &o) in offs.iter().enumerate() {
+                    let s = src.add(o);
+                    let x = [$load(s), $load(s.add($lanes))];
+                    let w = panel.add(l * PR);
+                    for (r, row) in acc.iter_mut().enumerate() {
+                        let wr = $set1(*w.add(r));
+                        for (a, &xv) in row.iter_mut().zip(&x) {
+                            *a = $fmadd(xv, wr, *a);
+                        }
+                    }
+                }
+                for (r, row) in acc.iter().enumerate() {
+                    for (v, a) in row.iter().enumerate() {
+                        $store(out.add(r * ld + v * $lanes), *a);
+                    }
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+pixel_block!(
+    pixels_f32x16,
+    "avx512f,fma",
+    f32,
+    16,
+    _mm512_setzero_ps,
+    _mm512_set1_ps,
+    _mm512_loadu_ps,
+    _mm512_fmadd_ps,
+    _mm512_storeu_ps
+);
+#[cfg(target_arch = "x86_64")]
+pixel_block!(
+    pixels_f64x8,
+    "avx512f,fma",
+    f64,
+    8,
+    _mm512_setzero_pd,
+    _mm512_set1_pd,
+    _mm512_loadu_pd,
+    _mm512_fmadd_pd,
+    _mm512_storeu_pd
+);
+#[cfg(target_arch = "x86_64")]
+pixel_block!(
+    pixels_f32x8,
+    "avx2,fma",
+    f32,
+    8,
+    _mm256_setzero_ps,
+    _mm256_set1_ps,
+    _mm256_loadu_ps,
+    _mm256_fmadd_ps,
+    _mm256_storeu_ps
+);
+#[cfg(target_arch = "x86_64")]
+pixel_block!(
+    pixels_f64x4,
+    "avx2,fma",
+    f64,
+    4,
+    _mm256_setzero_pd,
+    _mm256_set1_pd,
+    _mm256_loadu_pd,
+    _mm256_fmadd_pd,
+    _mm256_storeu_pd
+);
+
+impl Simd {
+    /// Lanes of one full SIMD vector of `T` on this CPU (512 bits with AVX-512F, else 256).
+    pub(super) fn vector_lanes<T>(self) -> usize {
+        let bytes = if self.avx512 { 64 } else { 32 };
+        bytes / std::mem::size_of::<T>()
+    }
+
+    /// Positions one pixel-lane block covers: `PV` vectors.
+    pub(super) fn pixel_block_len<T>(self) -> usize {
+        PV * self.vector_lanes::<T>()
+    }
+}
+
+/// A source buffer with the step offsets of one pixel-lane pass, checked once: a block may
+/// start at any position up to `max_start`.
+pub(super) struct PixelGather<'a, T> {
+    simd: Simd,
+    src: &'a [T],
+    offs: &'a [usize],
+    max_start: Option<usize>,
+}
+
+impl<'a, T: CpuFloat> PixelGather<'a, T> {
+    pub(super) fn new(simd: Simd, src: &'a [T], offs: &'a [usize]) -> Self {
+        let reach = offs.iter().copied().max().unwrap_or(0) + simd.pixel_block_len::<T>();
+        PixelGather {
+            simd,
+            src,
+            offs,
+            max_start: src.len().checked_sub(reach),
+        }
+    }
+
+    /// Block `out[r·ld + q] = Σ_l panel[l·PR + r] · src[start + offs[l] + q]` for
+    /// `r < PR`, `q < pixel_block_len`.
+    pub(super) fn block_into(&self, start: usize, panel: &[T], dst: &mut [T], ld: usize) {
+        let len = self.simd.pixel_block_len::<T>();
+        let in_bounds = self.max_start.is_some_and(|m| start <= m);
+        assert!(in_bounds, "conv pixel kernel: block start out of bounds");
+        assert!(
+            panel.len() >= self.offs.len() * PR,
+            "conv pixel kernel: short panel"
+        );
+        assert!(
+            ld >= len && dst.len() >= (PR - 1) * ld + len,
+            "conv pixel kernel: short output"
+        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::any::TypeId;
+            let is = |t: TypeId| TypeId::of::<T>() == t;
+            let (f32_, f64_) = (is(TypeId::of::<f32>()), is(TypeId::of::<f64>()));
+            // SAFETY: `start <= max_start` keeps every address `start + offs[l] + q`
+            // (q < len) inside `src`.
+            let src = unsafe { self.src.as_ptr().add(start) };
+            let (pan, out, offs) = (panel.as_ptr(), dst.as_mut_ptr(), self.offs);
+            // SAFETY: `T` is exactly the kernel's element type (checked through `TypeId`),
+            // so the casts only rename the type; the kernel's lane count is
+            // `vector_lanes::<T>()` for this `Simd`, so the asserts above give `panel`
+            // offs.len()·PR elements and `dst` room for (PR − 1)·ld + PV·LANES; and the
+            // `Simd` token proves AVX2 and FMA, and AVX-512F where `avx512` is set.
+            unsafe {
+                match (self.simd.avx512, f32_, f64_) {
+                    (true, true, _) => {
+                        return pixels_f32x16(src.cast(), offs, pan.cast(), out.cast(), ld)
+                    }
+                    (true, _, true) => {
+                        return pixels_f64x8(src.cast(), offs, pan.cast(), out.cast(), ld)
+                    }
+                    (false, true, _) => {
+                        return pixels_f32x8(src.cast(), offs, pan.cast(), out.cast(), ld)
+                    }
+                    (false, _, true) => {
+                        return pixels_f64x4(src.cast(), offs, pan.cast(), out.cast(), ld)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Portable fallback (other element types); same terms in the same order.
+        for r in 0..PR {
+            let d = &mut dst[r * ld..][..len];
+            d.fill(T::zero());
+            for (l, &o) in self.offs.iter().enumerate() {
+                let wv = panel[l * PR + r];
+                let s = &self.src[start + o..][..len];
+                for (a, &x) in d.iter_mut().zip(s) {
+                    *a = x.mul_add(wv, *a);
+                }
+            }
+        }
+    }
+}

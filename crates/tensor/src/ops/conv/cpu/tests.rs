@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use super::dispatch::FORCE_DIRECT;
+use super::dispatch::{Engine, FORCE_ENGINE};
 use super::plan::Plan;
 use super::simd::Simd;
 use super::{backward_bias, backward_input, backward_weight, forward};
@@ -95,19 +95,19 @@ fn back(v: &[impl CpuFloat]) -> Vec<f64> {
 
 /// Every code path this CPU can run: the size-based dispatch, the GEMM path forced, and
 /// the direct kernels forced wherever they apply.
-fn paths() -> Vec<Option<bool>> {
-    let mut v = vec![None, Some(false)];
+fn paths() -> Vec<Option<Engine>> {
+    let mut v = vec![None, Some(Engine::Gemm)];
     if Simd::detect().is_some() {
-        v.push(Some(true));
+        v.extend([Some(Engine::ChannelLanes), Some(Engine::PixelLanes)]);
     }
     v
 }
 
-/// Runs `f` on this thread with the code path pinned (see `FORCE_DIRECT`).
-fn on_path<R>(path: Option<bool>, f: impl FnOnce() -> R) -> R {
-    FORCE_DIRECT.with(|c| c.set(path));
+/// Runs `f` on this thread with the code path pinned (see `FORCE_ENGINE`).
+fn on_path<R>(path: Option<Engine>, f: impl FnOnce() -> R) -> R {
+    FORCE_ENGINE.with(|c| c.set(path));
     let r = f();
-    FORCE_DIRECT.with(|c| c.set(None));
+    FORCE_ENGINE.with(|c| c.set(None));
     r
 }
 
@@ -347,7 +347,7 @@ fn results_are_independent_of_thread_count() {
                 .build()
                 .unwrap();
             pool.install(|| {
-                FORCE_DIRECT.with(|c| c.set(path));
+                FORCE_ENGINE.with(|c| c.set(path));
                 let mut gw = vec![0.0f32; g.weight_len()];
                 backward_weight(&g, &gy, &x, &mut gw);
                 let mut gx = vec![0.0f32; g.input_len()];
@@ -392,5 +392,40 @@ proptest! {
         let g = g.unwrap();
         check::<f64>(&g, seed, 1e-12);
         check::<f32>(&g, seed, 2e-5);
+    }
+}
+
+#[test]
+fn pixel_and_channel_lanes_give_the_same_bits() {
+    if Simd::detect().is_none() {
+        return;
+    }
+    // Shapes where both direct engines apply to the forward pass (at least 4 output
+    // channels): the lesson's layers, odd sizes, stride 1 and 3.
+    let mut shapes = lesson_layers(5);
+    shapes.extend(
+        [
+            geometry(3, 4, (11, 9), 5, (3, 3), 2, 1),
+            geometry(2, 6, (8, 8), 4, (3, 3), 1, 1),
+            geometry(2, 4, (13, 10), 7, (5, 4), 3, 2),
+            geometry(1, 5, (6, 7), 4, (2, 2), 2, 0),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    for g in shapes {
+        let x: Vec<f32> = to(&values(g.input_len(), 21));
+        let w: Vec<f32> = to(&values(g.weight_len(), 22));
+        let bias: Vec<f32> = to(&values(g.c_out, 23));
+        let run = |engine| {
+            on_path(Some(engine), || {
+                let mut y = vec![f32::NAN; g.output_len()];
+                forward(&g, &x, &w, Some(&bias), &mut y);
+                y
+            })
+        };
+        let (channels, pixels) = (run(Engine::ChannelLanes), run(Engine::PixelLanes));
+        assert!(channels.iter().all(|v| v.is_finite()), "{g:?}");
+        assert_eq!(channels, pixels, "forward {g:?}");
     }
 }
