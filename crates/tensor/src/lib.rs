@@ -35,7 +35,7 @@ mod tensor;
 pub use ndarray;
 
 pub use backend::{Backend, MemoryOps};
-pub use cpu::{init_cpu_threads, CpuBackend};
+pub use cpu::{init_cpu_threads, with_busy_workers, CpuBackend};
 #[cfg(feature = "cuda")]
 pub use cuda::{CudaBackend, CudaStorage};
 pub use device::{Device, ParseDeviceError};

@@ -61,7 +61,7 @@ pub fn time_ours(
     ];
     cbs.extend(extra);
     let mut runner = Runner::with_callbacks(cbs);
-    runner.fit(1, &mut learn)?;
+    crate::session::fit_on(run.device, || runner.fit(1, &mut learn))?;
     let timer = runner
         .callback::<TrainTimer>()
         .ok_or("the timer went missing")?;

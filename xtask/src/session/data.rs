@@ -16,6 +16,16 @@ pub fn check_device(device: Device) -> CmdResult {
     Ok(())
 }
 
+/// Runs `f` (a fit) the way training on `device` runs best: on the CPU with the other
+/// CPU workers spinning between kernels instead of sleeping ([`tensor::with_busy_workers`]);
+/// on CUDA, whose kernels do not use the CPU pool, as is.
+pub fn fit_on<R>(device: Device, f: impl FnOnce() -> R) -> R {
+    match device {
+        Device::Cpu => tensor::with_busy_workers(f),
+        _ => f(),
+    }
+}
+
 /// The lesson's splits, normalised with the training mean and std.
 ///
 /// `--data sample` is the bundled sample. An explicit directory (from `--data` or

@@ -19,7 +19,7 @@ use mnist_data::MnistSplits;
 use schedule::Schedule;
 
 use crate::session::{
-    build_model, build_sync_model, check_device, LrChoice, Parallel, RenormClip, RunConfig,
+    build_model, build_sync_model, check_device, fit_on, LrChoice, Parallel, RenormClip, RunConfig,
 };
 
 /// What a session produced.
@@ -158,7 +158,14 @@ pub fn execute_on(
     }
     let mut runner = Runner::with_callbacks(cbs);
     let t0 = Instant::now();
-    let outcome = runner.fit_from(cfg.epochs, &mut learn, start, n_iter)?;
+    // One process per machine spins its spare workers; ranks sharing a machine do not (a
+    // rank waiting in a collective would keep a core busy that another rank needs).
+    let mut fit = || runner.fit_from(cfg.epochs, &mut learn, start, n_iter);
+    let outcome = if par.world() > 1 {
+        fit()?
+    } else {
+        fit_on(cfg.device, fit)?
+    };
     let seconds = t0.elapsed().as_secs_f64();
     let mut files = Vec::new();
     if let Some(out) = out_dir {

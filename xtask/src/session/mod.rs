@@ -11,7 +11,7 @@ mod renorm_schedule;
 mod timestamp;
 
 pub use config::{LrChoice, NormChoice, RunConfig};
-pub use data::{check_device, load_splits};
+pub use data::{check_device, fit_on, load_splits};
 pub use execute::{execute, execute_on, find_lr, make_learner, RunResult};
 pub use model::{build_model, build_sync_model};
 pub use parallel::{launch, Launch, Parallel};

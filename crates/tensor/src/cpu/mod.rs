@@ -16,7 +16,7 @@ use crate::dtype::CpuFloat;
 use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Device, Result, Tensor, TensorError};
 
-pub use threads::init_cpu_threads;
+pub use threads::{init_cpu_threads, with_busy_workers};
 pub(crate) use vector::vectorized;
 
 /// The host backend. Stateless; scratch buffers are thread-local inside the kernels.

@@ -38,3 +38,63 @@ pub fn init_cpu_threads(threads: Option<usize>) -> Result<usize> {
         })?;
     Ok(rayon::current_num_threads())
 }
+
+/// Runs `f` with the pool's other workers kept awake: each spins, taking any work the
+/// kernels called from `f` hand out, until `f` returns. Called from a worker of rayon's
+/// global pool (the thread that called [`init_cpu_threads`]); from anywhere else, or with
+/// a one-thread pool, it just runs `f`.
+///
+/// Why: a worker that finds no work goes to sleep, and the next parallel kernel must wake
+/// it — a futex call, and on a virtual machine whose other vCPU halted, an inter-processor
+/// interrupt through the hypervisor. A training step at batch size 32 runs a few dozen
+/// parallel kernels of some tens of microseconds each, so those wake-ups cost about as much
+/// as the parallel share of the work. OpenMP runtimes (PyTorch's CPU threads among them)
+/// spin-wait between parallel regions for the same reason. The price: while `f` runs, the
+/// other workers keep their cores busy even when there is nothing to do.
+///
+/// Results do not depend on it (no kernel's split depends on which thread runs a share).
+pub fn with_busy_workers<R>(f: impl FnOnce() -> R) -> R {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let Some(caller) = rayon::current_thread_index() else {
+        return f();
+    };
+    let threads = rayon::current_num_threads();
+    if threads < 2 {
+        return f();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinning = Arc::new(AtomicUsize::new(threads - 1));
+    {
+        let (stop, spinning) = (Arc::clone(&stop), Arc::clone(&spinning));
+        rayon::spawn_broadcast(move |ctx| {
+            // The caller's own copy returns at once: it must never spin inside one of its
+            // own waits (it is the thread that ends the spinning).
+            if ctx.index() != caller {
+                while !stop.load(Ordering::Acquire) {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::hint::spin_loop();
+                    }
+                }
+                spinning.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+    }
+    /// Ends the spinning when `f` returns or unwinds.
+    struct Stop(Arc<AtomicBool>, Arc<AtomicUsize>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+            // Wait until every spinner has left, running the caller's own broadcast copy
+            // (if still queued) on the way, so that the pool is quiet afterwards.
+            while self.1.load(Ordering::Acquire) > 0 {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    }
+    let _stop = Stop(stop, spinning);
+    f()
+}
