@@ -39,6 +39,10 @@ pub fn init_cpu_threads(threads: Option<usize>) -> Result<usize> {
     Ok(rayon::current_num_threads())
 }
 
+/// Empty looks for work (each a `rayon::yield_now`, about a microsecond or less) after
+/// which a spinning worker starts yielding its core between looks.
+pub const SPIN_ROUNDS: u32 = 2_000;
+
 /// Runs `f` with the pool's other workers kept awake: each spins, taking any work the
 /// kernels called from `f` hand out, until `f` returns. Called from a worker of rayon's
 /// global pool (the thread that called [`init_cpu_threads`]); from anywhere else, or with
@@ -53,6 +57,10 @@ pub fn init_cpu_threads(threads: Option<usize>) -> Result<usize> {
 /// other workers keep their cores busy even when there is nothing to do.
 ///
 /// Results do not depend on it (no kernel's split depends on which thread runs a share).
+///
+/// A worker that found nothing for [`SPIN_ROUNDS`] looks in a row yields its core to the
+/// OS scheduler between looks (`sched_yield`): still awake, but other runnable threads and
+/// processes get the core.
 pub fn with_busy_workers<R>(f: impl FnOnce() -> R) -> R {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -72,9 +80,17 @@ pub fn with_busy_workers<R>(f: impl FnOnce() -> R) -> R {
             // The caller's own copy returns at once: it must never spin inside one of its
             // own waits (it is the thread that ends the spinning).
             if ctx.index() != caller {
+                let mut idle_rounds = 0u32;
                 while !stop.load(Ordering::Acquire) {
-                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                        idle_rounds = 0;
+                    } else if idle_rounds < SPIN_ROUNDS {
+                        idle_rounds += 1;
                         std::hint::spin_loop();
+                    } else {
+                        // Long idle (validation, callbacks, a serial stretch): offer the
+                        // core to other threads and processes, and look again.
+                        std::thread::yield_now();
                     }
                 }
                 spinning.fetch_sub(1, Ordering::AcqRel);

@@ -25,7 +25,9 @@
 //!   alone: two 256-bit vectors per block row), large enough calls use
 //!   *direct* register-blocked kernels: no column matrix at all, one SIMD micro-kernel that
 //!   gathers activations straight from a zero-padded copy of the input (`dispatch.rs` decides
-//!   when; measured per pass and layer on the lesson's shapes). All
+//!   when; measured per pass and layer on the lesson's shapes). Its lanes run over channels;
+//!   a forward pass with few output channels (the 1→8 first layer) instead runs lanes over
+//!   consecutive output pixels of stride-phase planes (`pixel.rs`), same sums, same bits. All
 //!   other calls (other CPUs, small calls, fewer than 4 channels on the vector side, the
 //!   dense case) use the im2col + GEMM engine the rest of this list describes, built on the
 //!   crate's `CpuFloat::gemm` (matrixmultiply). The tests run both engines against the same
@@ -72,7 +74,10 @@
 //! * `lowering.rs`: padding, im2col/col2im and the NCHW ↔ matrix layout changes;
 //! * `weight.rs`: the weight as a GEMM operand (window copies, transposes);
 //! * `gemm.rs`, `dense.rs`: the im2col + GEMM engine, and its im2col-free dense case;
-//! * `simd.rs`, `direct.rs`: the SIMD micro-kernel and the direct engine built on it;
+//! * `simd.rs`, `direct.rs`: the SIMD micro-kernels and the channel-lane direct engine;
+//! * `pixel.rs`: the pixel-lane direct engine (forward pass of layers with few output
+//!   channels, on the pixel-lane micro-kernel in `simd.rs`);
+//! * `phases.rs`: the stride's phase classes of the input gradient;
 //! * `bias.rs`: the bias gradient; `backend.rs`: `ConvOps` for `CpuBackend`.
 
 /// Calls `f::<NR>()` for the lane count `nr` (4, 8 or 16).
