@@ -126,16 +126,26 @@ pub(super) fn col2im_rows<T: CpuFloat>(
 ) {
     let plane = p.hp * p.wp;
     let ncols = nb * p.spatial;
-    let offsets = &offsets[..ncols];
+    if ncols == 0 || g.w_out == 0 {
+        return;
+    }
+    // The pixels of one output row `(b, oh)` read `w_out` elements `s` apart from the row's
+    // first offset: add each row of a tap's entries as one strided run.
+    let span = (g.w_out - 1) * g.stride + 1;
     let mut rows = dcols.chunks_exact(ncols);
     for ci in 0..g.c_in {
         for i in 0..p.th {
             for j in 0..p.tw {
                 let start = ci * plane + (p.kh0 + i) * p.wp + p.kw0 + j;
                 let Some(row) = rows.next() else { return };
-                let dst = &mut gxp[start..];
-                for (v, &o) in row.iter().zip(offsets) {
-                    dst[o] = dst[o] + *v;
+                for (vals, first) in row
+                    .chunks_exact(g.w_out)
+                    .zip(offsets.iter().step_by(g.w_out))
+                {
+                    let dst = &mut gxp[start + first..][..span];
+                    for (d, v) in dst.chunks_mut(g.stride).zip(vals) {
+                        d[0] = d[0] + *v;
+                    }
                 }
             }
         }

@@ -235,6 +235,30 @@ simd_block_pair!(
     _mm256_storeu_pd
 );
 
+/// The element types the micro-kernels exist for.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Float {
+    F32,
+    F64,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Float {
+    /// `T` as a kernel element type (checked through `TypeId`), if it is one.
+    fn of<T: 'static>() -> Option<Float> {
+        use std::any::TypeId;
+        let t = TypeId::of::<T>();
+        if t == TypeId::of::<f32>() {
+            Some(Float::F32)
+        } else if t == TypeId::of::<f64>() {
+            Some(Float::F64)
+        } else {
+            None
+        }
+    }
+}
+
 /// A source buffer with the step offsets of one pass, checked once: any row offset up to
 /// `max_row` plus any step offset stays inside `src`.
 pub(super) struct Gather<'a, T> {
@@ -283,9 +307,6 @@ impl<'a, T: CpuFloat> Gather<'a, T> {
         );
         #[cfg(target_arch = "x86_64")]
         {
-            use std::any::TypeId;
-            let is = |t: TypeId| TypeId::of::<T>() == t;
-            let (f32_, f64_) = (is(TypeId::of::<f32>()), is(TypeId::of::<f64>()));
             let (src, pan, out) = (self.src.as_ptr(), panel.as_ptr(), dst.as_mut_ptr());
             let offs = self.offs;
             let wide = self.simd.avx512;
@@ -296,23 +317,23 @@ impl<'a, T: CpuFloat> Gather<'a, T> {
             // held by `self` proves AVX2 and FMA were detected on this CPU, and AVX-512F
             // wherever a 512-bit kernel is called (`wide`).
             unsafe {
-                match (NR, f32_, f64_) {
-                    (16, true, _) if wide => {
+                match (NR, Float::of::<T>()) {
+                    (16, Some(Float::F32)) if wide => {
                         return block_f32x16(src.cast(), rows, offs, pan.cast(), out.cast(), ld)
                     }
-                    (8, _, true) if wide => {
+                    (8, Some(Float::F64)) if wide => {
                         return block_f64x8(src.cast(), rows, offs, pan.cast(), out.cast(), ld)
                     }
-                    (16, true, _) => {
+                    (16, Some(Float::F32)) => {
                         return block_f32x8x2(src.cast(), rows, offs, pan.cast(), out.cast(), ld)
                     }
-                    (8, _, true) if !wide => {
+                    (8, Some(Float::F64)) if !wide => {
                         return block_f64x4x2(src.cast(), rows, offs, pan.cast(), out.cast(), ld)
                     }
-                    (8, true, _) => {
+                    (8, Some(Float::F32)) => {
                         return block_f32x8(src.cast(), rows, offs, pan.cast(), out.cast(), ld)
                     }
-                    (4, _, true) => {
+                    (4, Some(Float::F64)) => {
                         return block_f64x4(src.cast(), rows, offs, pan.cast(), out.cast(), ld)
                     }
                     _ => {}
@@ -496,9 +517,6 @@ impl<'a, T: CpuFloat> PixelGather<'a, T> {
         );
         #[cfg(target_arch = "x86_64")]
         {
-            use std::any::TypeId;
-            let is = |t: TypeId| TypeId::of::<T>() == t;
-            let (f32_, f64_) = (is(TypeId::of::<f32>()), is(TypeId::of::<f64>()));
             // SAFETY: `start <= max_start` keeps every address `start + offs[l] + q`
             // (q < len) inside `src`.
             let src = unsafe { self.src.as_ptr().add(start) };
@@ -509,17 +527,17 @@ impl<'a, T: CpuFloat> PixelGather<'a, T> {
             // offs.len()·PR elements and `dst` room for (PR − 1)·ld + PV·LANES; and the
             // `Simd` token proves AVX2 and FMA, and AVX-512F where `avx512` is set.
             unsafe {
-                match (self.simd.avx512, f32_, f64_) {
-                    (true, true, _) => {
+                match (self.simd.avx512, Float::of::<T>()) {
+                    (true, Some(Float::F32)) => {
                         return pixels_f32x16(src.cast(), offs, pan.cast(), out.cast(), ld)
                     }
-                    (true, _, true) => {
+                    (true, Some(Float::F64)) => {
                         return pixels_f64x8(src.cast(), offs, pan.cast(), out.cast(), ld)
                     }
-                    (false, true, _) => {
+                    (false, Some(Float::F32)) => {
                         return pixels_f32x8(src.cast(), offs, pan.cast(), out.cast(), ld)
                     }
-                    (false, _, true) => {
+                    (false, Some(Float::F64)) => {
                         return pixels_f64x4(src.cast(), offs, pan.cast(), out.cast(), ld)
                     }
                     _ => {}
