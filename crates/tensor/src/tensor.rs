@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::backend::Backend;
 use crate::dispatch::backend_for;
 use crate::shape::numel;
@@ -16,8 +18,12 @@ use crate::{DType, Device, Result, TensorError};
 #[derive(Clone)]
 pub struct Tensor {
     storage: Arc<Storage>,
-    shape: Vec<usize>,
+    shape: Dims,
 }
+
+/// A tensor's dimensions, held inline up to four (NCHW), so that making or cloning a
+/// tensor of rank ≤ 4 allocates nothing for its shape.
+type Dims = SmallVec<[usize; 4]>;
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -33,7 +39,11 @@ impl fmt::Debug for Tensor {
 
 impl Tensor {
     /// Wraps a storage whose length equals the product of `shape` (checked in debug builds).
-    pub fn from_storage(storage: Storage, shape: Vec<usize>) -> Self {
+    pub fn from_storage(storage: Storage, shape: impl AsRef<[usize]>) -> Self {
+        Self::with_dims(storage, Dims::from_slice(shape.as_ref()))
+    }
+
+    fn with_dims(storage: Storage, shape: Dims) -> Self {
         debug_assert_eq!(
             storage.len(),
             numel(&shape),
@@ -46,7 +56,7 @@ impl Tensor {
     }
 
     /// Wraps host data already in CPU memory.
-    pub fn from_cpu_storage(storage: CpuStorage, shape: Vec<usize>) -> Self {
+    pub fn from_cpu_storage(storage: CpuStorage, shape: impl AsRef<[usize]>) -> Self {
         Self::from_storage(Storage::Cpu(storage), shape)
     }
 
@@ -61,7 +71,7 @@ impl Tensor {
                 expected,
             });
         }
-        let cpu = Self::from_cpu_storage(T::into_storage(data), shape.to_vec());
+        let cpu = Self::from_cpu_storage(T::into_storage(data), shape);
         cpu.to_device(device)
     }
 
@@ -74,10 +84,7 @@ impl Tensor {
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Self> {
         let backend = backend_for(device)?;
         let len = crate::shape::checked_numel("full", shape)?;
-        Ok(Self::from_storage(
-            backend.full(len, value, dtype)?,
-            shape.to_vec(),
-        ))
+        Ok(Self::from_storage(backend.full(len, value, dtype)?, shape))
     }
 
     /// Zeros.
@@ -238,13 +245,13 @@ impl Tensor {
         if crate::shape::checked_numel("reshape", shape)? != self.numel() {
             return Err(TensorError::ShapeMismatch {
                 op: "reshape",
-                lhs: self.shape.clone(),
+                lhs: self.shape.to_vec(),
                 rhs: shape.to_vec(),
             });
         }
         Ok(Tensor {
             storage: Arc::clone(&self.storage),
-            shape: shape.to_vec(),
+            shape: Dims::from_slice(shape),
         })
     }
 
@@ -269,7 +276,7 @@ impl Tensor {
         }
         let host = self.backend().to_host(&self.storage)?;
         let target = backend_for(device)?;
-        Ok(Tensor::from_storage(
+        Ok(Tensor::with_dims(
             target.from_host(host)?,
             self.shape.clone(),
         ))
@@ -281,7 +288,7 @@ impl Tensor {
             return Ok(self.clone());
         }
         let storage = self.backend().cast(&self.storage, dtype)?;
-        Ok(Tensor::from_storage(storage, self.shape.clone()))
+        Ok(Tensor::with_dims(storage, self.shape.clone()))
     }
 
     /// A deep copy that shares nothing with `self`.
@@ -292,7 +299,7 @@ impl Tensor {
             #[cfg(feature = "cuda")]
             Storage::Cuda(s) => Storage::Cuda(s.clone()),
         };
-        Tensor::from_storage(storage, self.shape.clone())
+        Tensor::with_dims(storage, self.shape.clone())
     }
 
     /// Error unless both tensors have the same device and element type.
@@ -320,8 +327,8 @@ impl Tensor {
         if self.shape != other.shape {
             return Err(TensorError::ShapeMismatch {
                 op,
-                lhs: self.shape.clone(),
-                rhs: other.shape.clone(),
+                lhs: self.shape.to_vec(),
+                rhs: other.shape.to_vec(),
             });
         }
         Ok(())

@@ -164,11 +164,11 @@ impl ElementwiseOps for CpuBackend {
                 binary_apply(op, x, a.shape(), y, b.shape(), out_shape).into(),
             ),
         };
-        Ok(Tensor::from_cpu_storage(storage, out_shape.to_vec()))
+        Ok(Tensor::from_cpu_storage(storage, out_shape))
     }
 
     fn unary(&self, op: UnaryOp, a: &Tensor) -> Result<Tensor> {
         let storage = map_cpu!(host(a)?, x => unary_apply(op, x));
-        Ok(Tensor::from_cpu_storage(storage, a.shape().to_vec()))
+        Ok(Tensor::from_cpu_storage(storage, a.shape()))
     }
 }

@@ -111,7 +111,7 @@ impl ElementwiseOps for CudaBackend {
                 )?;
             }
         }
-        Ok(Tensor::from_storage(Storage::Cuda(out), out_shape.to_vec()))
+        Ok(Tensor::from_storage(Storage::Cuda(out), out_shape))
     }
 
     fn unary(&self, op: UnaryOp, a: &Tensor) -> Result<Tensor> {
@@ -130,6 +130,6 @@ impl ElementwiseOps for CudaBackend {
             ];
             self.launch(&KERNELS, "unary", sa.dtype(), elementwise_config(n), &args)?;
         }
-        Ok(Tensor::from_storage(Storage::Cuda(out), a.shape().to_vec()))
+        Ok(Tensor::from_storage(Storage::Cuda(out), a.shape()))
     }
 }

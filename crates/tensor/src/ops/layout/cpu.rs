@@ -77,7 +77,7 @@ impl LayoutOps for CpuBackend {
     fn broadcast_to(&self, x: &Tensor, shape: &[usize]) -> Result<Tensor> {
         let strides = broadcast_strides(x.shape(), shape);
         let storage = map_cpu!(host(x)?, v => strided_gather(v, &strides, shape));
-        Ok(Tensor::from_cpu_storage(storage, shape.to_vec()))
+        Ok(Tensor::from_cpu_storage(storage, shape))
     }
 
     fn index_select_rows(&self, x: &Tensor, indices: &[usize]) -> Result<Tensor> {

@@ -129,7 +129,7 @@ impl LayoutOps for CudaBackend {
         let sx = self.storage_of("broadcast_to", x)?;
         let strides = broadcast_strides(x.shape(), shape);
         let out = self.gathered("broadcast_to", sx, shape, &strides)?;
-        Ok(Tensor::from_storage(Storage::Cuda(out), shape.to_vec()))
+        Ok(Tensor::from_storage(Storage::Cuda(out), shape))
     }
 
     fn index_select_rows(&self, x: &Tensor, indices: &[usize]) -> Result<Tensor> {

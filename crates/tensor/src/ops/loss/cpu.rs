@@ -100,7 +100,7 @@ impl LossOps for CpuBackend {
     fn log_softmax(&self, x: &Tensor) -> Result<Tensor> {
         let c = x.shape()[1];
         let storage = map_cpu!(host(x)?, v => log_softmax_rows(v, c));
-        Ok(Tensor::from_cpu_storage(storage, x.shape().to_vec()))
+        Ok(Tensor::from_cpu_storage(storage, x.shape()))
     }
 
     fn log_softmax_backward(&self, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
@@ -109,7 +109,7 @@ impl LossOps for CpuBackend {
             HostPair::F32(a, b) => CpuStorage::F32(log_softmax_backward_rows(a, b, c).into()),
             HostPair::F64(a, b) => CpuStorage::F64(log_softmax_backward_rows(a, b, c).into()),
         };
-        Ok(Tensor::from_cpu_storage(storage, y.shape().to_vec()))
+        Ok(Tensor::from_cpu_storage(storage, y.shape()))
     }
 
     fn cross_entropy(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
@@ -135,6 +135,6 @@ impl LossOps for CpuBackend {
             }
             HostPair::F64(z, t) => CpuStorage::F64(cross_entropy_backward_rows(z, t, c, g)?.into()),
         };
-        Ok(Tensor::from_cpu_storage(storage, logits.shape().to_vec()))
+        Ok(Tensor::from_cpu_storage(storage, logits.shape()))
     }
 }

@@ -57,7 +57,7 @@ impl LossOps for CudaBackend {
                 &args,
             )?;
         }
-        Ok(Tensor::from_storage(Storage::Cuda(out), x.shape().to_vec()))
+        Ok(Tensor::from_storage(Storage::Cuda(out), x.shape()))
     }
 
     fn log_softmax_backward(&self, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
@@ -80,7 +80,7 @@ impl LossOps for CudaBackend {
                 &args,
             )?;
         }
-        Ok(Tensor::from_storage(Storage::Cuda(out), y.shape().to_vec()))
+        Ok(Tensor::from_storage(Storage::Cuda(out), y.shape()))
     }
 
     fn cross_entropy(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
@@ -139,9 +139,6 @@ impl LossOps for CudaBackend {
             rows_config(rows),
             &args,
         )?;
-        Ok(Tensor::from_storage(
-            Storage::Cuda(out),
-            logits.shape().to_vec(),
-        ))
+        Ok(Tensor::from_storage(Storage::Cuda(out), logits.shape()))
     }
 }

@@ -226,7 +226,7 @@ impl NormOps for CudaBackend {
             elementwise_config(g.numel()),
             &args,
         )?;
-        Ok(Tensor::from_storage(Storage::Cuda(y), x.shape().to_vec()))
+        Ok(Tensor::from_storage(Storage::Cuda(y), x.shape()))
     }
 
     fn norm_backward(
@@ -351,9 +351,9 @@ impl NormOps for CudaBackend {
             &args,
         )?;
         Ok(NormGrads {
-            dx: Tensor::from_storage(Storage::Cuda(dx), x.shape().to_vec()),
-            dscale: Tensor::from_storage(Storage::Cuda(dscale), scale.shape().to_vec()),
-            dshift: Tensor::from_storage(Storage::Cuda(dshift), scale.shape().to_vec()),
+            dx: Tensor::from_storage(Storage::Cuda(dx), x.shape()),
+            dscale: Tensor::from_storage(Storage::Cuda(dscale), scale.shape()),
+            dshift: Tensor::from_storage(Storage::Cuda(dshift), scale.shape()),
         })
     }
 }
