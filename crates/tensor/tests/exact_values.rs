@@ -5,7 +5,7 @@
 //! integers wherever possible so that both `f32` and `f64` results are exact and can be
 //! compared with `==`.
 
-use tensor::{DType, Device, Tensor};
+use tensor::{DType, Device, NormLayout, StatGrad, Tensor, Variance};
 use test_oracles::conv::{self as oracle, ConvShape};
 
 const CPU: Device = Device::Cpu;
@@ -1125,8 +1125,24 @@ fn results_do_not_depend_on_the_thread_count() {
     let a = t32(&real(300 * 70, 4), &[300, 70]);
     let b = t32(&real(70 * 90, 5), &[70, 90]);
     let big = t32(&real(200 * 300, 6), &[200, 300]);
+    // Large enough for the norms' parallel passes, with more samples than summing tasks.
+    let ns = [72, 8, 16, 16];
+    let nx = t32(&real(ns.iter().product(), 7), &ns);
+    let ndy = t32(&real(ns.iter().product(), 8), &ns);
+    let (gamma, beta) = (t32(&real(8, 9), &[8]), t32(&real(8, 10), &[8]));
+    let norm = |layout: NormLayout| {
+        let f = nx
+            .norm_forward(layout, &gamma, &beta, Variance::Unbiased, 1e-5)
+            .unwrap();
+        let grad = StatGrad::Batch(Variance::Unbiased);
+        let (mean, invstd) = (&f.stats.mean, &f.stats.invstd);
+        let b = nx
+            .norm_backward(&ndy, layout, mean, invstd, &gamma, grad)
+            .unwrap();
+        [f.y, f.stats.var, b.dx, b.dscale, b.dshift]
+    };
     let run = || {
-        vec![
+        let mut results = vec![
             x.conv2d(&w, None, 1, 1).unwrap(),
             dy.conv2d_backward_input(&w, &g).unwrap(),
             dy.conv2d_backward_weight(&x, &g).unwrap(),
@@ -1136,7 +1152,10 @@ fn results_do_not_depend_on_the_thread_count() {
             big.sum(&[0], false).unwrap(),
             big.var(&[1], false, false).unwrap(),
             big.log_softmax().unwrap(),
-        ]
+        ];
+        results.extend(norm(NormLayout::PerChannel));
+        results.extend(norm(NormLayout::PerGroup { groups: 2 }));
+        results
     };
     let reference = run();
     let again = run();

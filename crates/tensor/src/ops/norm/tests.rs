@@ -387,7 +387,15 @@ proptest! {
 
 #[test]
 fn large_inputs_take_the_parallel_path_and_agree() {
-    let shape = [4usize, 8, 32, 33];
+    // [4, 8, 32, 33]: one sample per task. [72, 8, 16, 16]: 4 samples per elementwise task
+    // would make 18 summing tasks, more than the cap, so the sums run in 15 tasks of 5
+    // samples and a last one of 2.
+    for shape in [[4usize, 8, 32, 33], [72, 8, 16, 16]] {
+        parallel_case_agrees(shape);
+    }
+}
+
+fn parallel_case_agrees(shape: [usize; 4]) {
     let numel: usize = shape.iter().product();
     let x: Vec<f64> = (0..numel)
         .map(|i| ((i * 37 % 101) as f64).sin() * 2.0 + 0.5)

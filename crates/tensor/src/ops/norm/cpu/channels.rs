@@ -38,24 +38,35 @@ struct Blocks {
     len: usize,
     samples: usize,
     parallel: bool,
+    /// Samples per task of the elementwise passes (about `PAR_CHUNK` values each).
     samples_per_task: usize,
+    /// Samples per task of the summing passes: as many as the elementwise passes', but no
+    /// more than [`SUM_TASKS`] tasks, so the partial sums stay a few blocks long.
+    samples_per_sum: usize,
 }
+
+/// The most tasks a summing pass is cut into. Each task owns one block-long row of partial
+/// sums that is zeroed, filled and added into the total, so this bounds that overhead at
+/// any batch size while leaving enough tasks to balance a pool of up to this many threads.
+const SUM_TASKS: usize = 16;
 
 impl Blocks {
     fn new(g: &NormGeometry) -> Self {
         let len = g.channels() * g.spatial();
+        let samples_per_task = (PAR_CHUNK / len.max(1)).max(1);
         Blocks {
             channels: g.channels(),
             spatial: g.spatial(),
             len,
             samples: g.batch(),
             parallel: g.numel() >= PAR_ELEMENTS,
-            samples_per_task: (PAR_CHUNK / len.max(1)).max(1),
+            samples_per_task,
+            samples_per_sum: samples_per_task.max(g.batch().div_ceil(SUM_TASKS)),
         }
     }
 
     /// `Σ_n` of what `fold(n, acc)` adds into `K·C·S` per-position accumulators, summed
-    /// over tasks of consecutive samples (each into its own slice of a reused scratch
+    /// over at most [`SUM_TASKS`] tasks of consecutive samples (each into its own slice of a reused scratch
     /// buffer), then across tasks in task order, and folded per channel: `K` vectors of
     /// `C` sums.
     fn sum_samples<const K: usize>(
@@ -66,12 +77,12 @@ impl Blocks {
         if width == 0 {
             return std::array::from_fn(|_| vec![0.0; self.channels]);
         }
-        let tasks = self.samples.div_ceil(self.samples_per_task).max(1);
+        let tasks = self.samples.div_ceil(self.samples_per_sum).max(1);
         with_scratch::<f64, _>(&PARTIALS, tasks * width, |parts| {
             let task = |(t, acc): (usize, &mut [f64])| {
                 acc.fill(0.0);
-                let start = t * self.samples_per_task;
-                for n in start..(start + self.samples_per_task).min(self.samples) {
+                let start = t * self.samples_per_sum;
+                for n in start..(start + self.samples_per_sum).min(self.samples) {
                     fold(n, acc);
                 }
             };
