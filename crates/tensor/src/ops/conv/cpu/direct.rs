@@ -104,20 +104,12 @@ pub(super) fn backward_weight_direct_chunk<T: CpuFloat, const NR: usize>(
         // c_out, written in order.
         for (cb, pb) in panel.chunks_exact_mut(n * NR).enumerate() {
             let live = NR.min(g.c_out - cb * NR);
-            let mut rows = pb.chunks_exact_mut(NR);
-            for gs in gy.chunks_exact(out_len) {
-                let gs = &gs[cb * NR * p.spatial..];
-                for t in 0..p.spatial {
-                    if let Some(row) = rows.next() {
-                        for (c, d) in row.iter_mut().enumerate() {
-                            *d = if c < live {
-                                gs[c * p.spatial + t]
-                            } else {
-                                T::zero()
-                            };
-                        }
-                    }
-                }
+            let samples = gy
+                .chunks_exact(out_len)
+                .zip(pb.chunks_exact_mut(p.spatial * NR));
+            for (gs, dst) in samples {
+                let gs = &gs[cb * NR * p.spatial..][..live * p.spatial];
+                to_pixel_major::<T, NR>(gs, p.spatial, dst);
             }
         }
         let gather = Gather::new(simd, xp, &pix[..n]);
@@ -126,10 +118,19 @@ pub(super) fn backward_weight_direct_chunk<T: CpuFloat, const NR: usize>(
             let nc = NR.min(g.c_out - c0);
             for k0 in (0..k).step_by(MR) {
                 let sums = gather.block::<NR>(&rows_from(tap_offs, k0), pb);
-                for (r, sr) in sums.iter().enumerate().take(k - k0) {
-                    for (c, &v) in sr[..nc].iter().enumerate() {
-                        let d = &mut acc[(c0 + c) * k + k0 + r];
-                        *d = if first { v } else { *d + v };
+                let rows = sums.iter().enumerate().take(k - k0);
+                if first {
+                    for (r, sr) in rows {
+                        for (c, &v) in sr[..nc].iter().enumerate() {
+                            acc[(c0 + c) * k + k0 + r] = v;
+                        }
+                    }
+                } else {
+                    for (r, sr) in rows {
+                        for (c, &v) in sr[..nc].iter().enumerate() {
+                            let d = &mut acc[(c0 + c) * k + k0 + r];
+                            *d = *d + v;
+                        }
                     }
                 }
             }
@@ -276,4 +277,22 @@ pub(super) fn backward_input_direct<T: CpuFloat, const NR: usize>(
             });
         });
     });
+}
+
+/// One sample's `live ≤ NR` channel rows of `spatial` values, pixel-major:
+/// `dst[t·NR + c] = src[c·spatial + t]` for `c < live`, zero for the lanes past `live`.
+/// Each channel row is read once, in order, and scattered at stride `NR`.
+fn to_pixel_major<T: CpuFloat, const NR: usize>(src: &[T], spatial: usize, dst: &mut [T]) {
+    let live = src.len() / spatial;
+    debug_assert!(live <= NR && dst.len() == spatial * NR);
+    for (c, row) in src.chunks_exact(spatial).enumerate() {
+        for (d, &v) in dst[c..].iter_mut().step_by(NR).zip(row) {
+            *d = v;
+        }
+    }
+    if live < NR {
+        for lanes in dst.chunks_exact_mut(NR) {
+            lanes[live..].fill(T::zero());
+        }
+    }
 }
