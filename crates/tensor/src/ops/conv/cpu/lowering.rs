@@ -131,23 +131,48 @@ pub(super) fn col2im_rows<T: CpuFloat>(
     }
     // The pixels of one output row `(b, oh)` read `w_out` elements `s` apart from the row's
     // first offset: add each row of a tap's entries as one strided run.
-    let span = (g.w_out - 1) * g.stride + 1;
     let mut rows = dcols.chunks_exact(ncols);
     for ci in 0..g.c_in {
         for i in 0..p.th {
             for j in 0..p.tw {
                 let start = ci * plane + (p.kh0 + i) * p.wp + p.kw0 + j;
                 let Some(row) = rows.next() else { return };
-                for (vals, first) in row
-                    .chunks_exact(g.w_out)
-                    .zip(offsets.iter().step_by(g.w_out))
-                {
-                    let dst = &mut gxp[start + first..][..span];
-                    for (d, v) in dst.chunks_mut(g.stride).zip(vals) {
-                        d[0] = d[0] + *v;
-                    }
+                let firsts = offsets.iter().step_by(g.w_out);
+                let runs = row.chunks_exact(g.w_out).zip(firsts);
+                match g.stride {
+                    1 => add_runs::<T, 1>(runs, &mut gxp[start..]),
+                    2 => add_runs::<T, 2>(runs, &mut gxp[start..]),
+                    s => add_runs_strided(runs, &mut gxp[start..], s),
                 }
             }
+        }
+    }
+}
+
+/// `dst[first + q·S] += vals[q]` for every run `(vals, first)`: the constant stride lets
+/// the compiler turn each run into straight-line code.
+fn add_runs<'a, T: CpuFloat, const S: usize>(
+    runs: impl Iterator<Item = (&'a [T], &'a usize)>,
+    dst: &mut [T],
+) {
+    for (vals, &first) in runs {
+        let span = &mut dst[first..][..(vals.len() - 1) * S + 1];
+        for (d, v) in span.iter_mut().step_by(S).zip(vals) {
+            *d = *d + *v;
+        }
+    }
+}
+
+/// [`add_runs`] for any stride.
+fn add_runs_strided<'a, T: CpuFloat>(
+    runs: impl Iterator<Item = (&'a [T], &'a usize)>,
+    dst: &mut [T],
+    stride: usize,
+) {
+    for (vals, &first) in runs {
+        let span = &mut dst[first..][..(vals.len() - 1) * stride + 1];
+        for (d, v) in span.iter_mut().step_by(stride).zip(vals) {
+            *d = *d + *v;
         }
     }
 }
