@@ -59,9 +59,12 @@ pub struct BenchArgs {
     /// cannot train at bs 1: the last layer's output is 1×1, one value per channel).
     #[arg(long)]
     pub sweep: bool,
-    /// Also profile a bs-512 epoch by op family.
+    /// Also profile an epoch by op family (bs 512, or `--profile-bs`).
     #[arg(long)]
     pub profile: bool,
+    /// The batch size `--profile` runs at (an epoch of BatchNorm2d steps; at least 2).
+    #[arg(long, default_value_t = 512, value_name = "BS", requires = "profile")]
+    pub profile_bs: usize,
     /// Write the results into docs/benchmarks.md (and the sweep's plot beside it).
     #[arg(long)]
     pub write: bool,
@@ -135,6 +138,10 @@ pub fn bench(args: &BenchArgs) -> CmdResult {
     if args.bs2_steps == 0 || args.max_steps == Some(0) || args.rounds == 0 || args.threads == 0 {
         return Err("--bs2-steps, --max-steps, --rounds and --threads must be at least 1".into());
     }
+    if args.profile_bs < 2 {
+        // BatchNorm2d's last layer sees one value per channel at bs 1 (see `--sweep`).
+        return Err("--profile-bs must be at least 2".into());
+    }
     crate::session::check_device(args.device)?;
     let (source, splits) = load_splits(args.data.as_deref())?;
     let train_len = splits.train.len();
@@ -177,10 +184,11 @@ pub fn bench(args: &BenchArgs) -> CmdResult {
         svg = Some(sweep(args, &splits, &mut torch, &mut doc)?);
     }
     if args.profile {
-        let steps = steps_in_epoch(train_len, 512, args.warmup, args.max_steps);
+        let bs = args.profile_bs;
+        let steps = steps_in_epoch(train_len, bs, args.warmup, args.max_steps);
         let run = OurRun {
             norm: NormKind::Batch,
-            bs: 512,
+            bs,
             warmup: args.warmup,
             steps,
             sched: SCHED,
@@ -188,7 +196,7 @@ pub fn bench(args: &BenchArgs) -> CmdResult {
         };
         let _ = writeln!(
             doc,
-            "\n### Profile of a bs-512 epoch (ours, BatchNorm2d, {steps} steps)\n"
+            "\n### Profile of a bs-{bs} epoch (ours, BatchNorm2d, {steps} steps)\n"
         );
         doc.push_str(&profile_epoch(&run, &splits)?);
     }
