@@ -73,6 +73,12 @@ pub struct BenchArgs {
 /// The one-cycle schedule of every run: `one_cycle(0.2, 1.0, 0.01)`, as `cargo xtask train`.
 const SCHED: (f64, f64, f64) = (0.2, 1.0, 0.01);
 
+/// The batch sizes of `--sweep` (not 1: see `BenchArgs::sweep`).
+const SWEEP_SIZES: [usize; 10] = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/// Samples each `--sweep` run trains on (before the 20-400 step clamp).
+const SWEEP_SAMPLES: usize = 16_384;
+
 /// Markers around the generated section of `docs/benchmarks.md`.
 const BEGIN: &str = "<!-- BEGIN cargo xtask bench (generated) -->";
 const END: &str = "<!-- END cargo xtask bench -->";
@@ -94,6 +100,21 @@ fn time_both(
     bs: usize,
     steps: usize,
 ) -> Result<Timing, Box<dyn std::error::Error>> {
+    let (run, req) = setting(args, norm, bs, steps);
+    let mut t = Timing::default();
+    for _ in 0..args.rounds {
+        time_round(splits, torch, (&run, &req), &mut t)?;
+    }
+    Ok(t)
+}
+
+/// Our run and the PyTorch request of one setting: `steps` timed steps of `norm` at `bs`.
+fn setting(
+    args: &BenchArgs,
+    norm: NormKind,
+    bs: usize,
+    steps: usize,
+) -> (OurRun, StepRequest<'static>) {
     let run = OurRun {
         norm,
         bs,
@@ -113,18 +134,26 @@ fn time_both(
         steps,
         sched: SCHED,
     };
-    let mut t = Timing::default();
-    for _ in 0..args.rounds {
-        let (secs, _) = time_ours(&run, splits, Vec::new())?;
-        t.ours.push(secs / steps as f64);
-        if let (Some(w), None) = (torch.as_mut(), &t.torch_error) {
-            match w.time(&req) {
-                Ok(secs) => t.torch.push(secs / steps as f64),
-                Err(e) => t.torch_error = Some(e),
-            }
+    (run, req)
+}
+
+/// One round of a setting: our run once, then PyTorch's (unless it failed before), each
+/// timing appended to `t` in seconds per step.
+fn time_round(
+    splits: &MnistSplits,
+    torch: &mut Option<TorchWorker>,
+    (run, req): (&OurRun, &StepRequest),
+    t: &mut Timing,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (secs, _) = time_ours(run, splits, Vec::new())?;
+    t.ours.push(secs / run.steps as f64);
+    if let (Some(w), None) = (torch.as_mut(), &t.torch_error) {
+        match w.time(req) {
+            Ok(secs) => t.torch.push(secs / run.steps as f64),
+            Err(e) => t.torch_error = Some(e),
         }
     }
-    Ok(t)
+    Ok(())
 }
 
 /// Steps that fit in one epoch after the warm-up, at most `want`.
@@ -291,15 +320,27 @@ fn sweep(
     let _ = writeln!(doc, "|---:|---:|---:|---:|---:|---:|---:|");
     let (mut ours_pts, mut torch_pts) = (Vec::new(), Vec::new());
     // From 2: at bs 1 the last conv's 1×1 output leaves BatchNorm2d one value per channel.
-    let mut bs = 2;
-    while bs <= 1024 {
-        let want = Some((4096 / bs).clamp(10, 200));
-        let want = match args.max_steps {
-            Some(m) => want.map(|w| w.min(m)),
-            None => want,
-        };
-        let steps = steps_in_epoch(splits.train.len(), bs, args.warmup, want);
-        let t = time_both(args, splits, torch, NormKind::Batch, bs, steps)?;
+    // Each run covers about 16k samples (20 to 400 steps), and the rounds go over all the
+    // sizes in turn (round 1 at every size, then round 2, ...): a slow spell of the
+    // machine then lands on one round of several sizes, not on every round of one.
+    let settings: Vec<_> = SWEEP_SIZES
+        .iter()
+        .map(|&bs| {
+            let want = (SWEEP_SAMPLES / bs).clamp(20, 400);
+            let want = args.max_steps.map_or(want, |m| want.min(m));
+            let steps = steps_in_epoch(splits.train.len(), bs, args.warmup, Some(want));
+            setting(args, NormKind::Batch, bs, steps)
+        })
+        .collect();
+    let mut timings: Vec<Timing> = settings.iter().map(|_| Timing::default()).collect();
+    for round in 0..args.rounds {
+        for ((run, req), t) in settings.iter().zip(&mut timings) {
+            time_round(splits, torch, (run, req), t)?;
+            eprintln!("sweep round {} bs {}: done", round + 1, run.bs);
+        }
+    }
+    for ((run, _), t) in settings.iter().zip(&timings) {
+        let (bs, steps) = (run.bs, run.steps);
         let ours = median(&t.ours);
         let theirs = median(&t.torch);
         let per = |s: Option<f64>| s.map(|v| v * 1e6 / bs as f64);
@@ -322,7 +363,6 @@ fn sweep(
             ratio(ours, theirs)
         );
         eprintln!("sweep bs {bs}: ours {:?}, PyTorch {:?}", t.ours, t.torch);
-        bs *= 2;
     }
     Ok(log_log_chart(
         "One training step (BatchNorm2d), per sample",
