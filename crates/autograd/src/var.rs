@@ -7,6 +7,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use smallvec::SmallVec;
 use tensor::{Result, Tensor};
 
 use crate::graph::grad_enabled;
@@ -38,8 +39,12 @@ where
     }
 }
 
+/// The inputs of a recorded op, inline up to three (every op of the lesson's model), so
+/// that recording one allocates nothing for the list.
+pub(crate) type Inputs = SmallVec<[Var; 3]>;
+
 pub(crate) struct GradFn {
-    pub inputs: Vec<Var>,
+    pub inputs: Inputs,
     pub op: Box<dyn BackwardOp>,
 }
 
