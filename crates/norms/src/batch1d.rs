@@ -154,7 +154,7 @@ impl Forward for BatchNorm1d {
             return Err(NormError::UnsupportedRank {
                 norm: Self::NAME,
                 expected: "[N, C] or [N, C, L]",
-                shape,
+                shape: shape.to_vec(),
             }
             .into());
         }

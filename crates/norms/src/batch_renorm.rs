@@ -162,7 +162,7 @@ impl BatchRenorm {
         if m < 2 {
             return Err(NormError::TooFewValues {
                 norm: Self::NAME,
-                shape,
+                shape: shape.to_vec(),
             }
             .into());
         }

@@ -2,6 +2,7 @@
 //! construction, the input's shape at each forward pass.
 
 use autograd::Var;
+use smallvec::SmallVec;
 
 use crate::NormError;
 
@@ -75,15 +76,18 @@ pub(crate) fn check_channels(norm: &'static str, channels: usize) -> Result<(), 
 }
 
 /// The input's shape, once it is known to be `[N, C, ...]` with `C` as expected (`None`
-/// accepts any channel count).
+/// accepts any channel count). Held inline up to rank 4, so checking allocates nothing.
 pub(crate) fn check_input(
     norm: &'static str,
     x: &Var,
     channels: Option<usize>,
-) -> Result<Vec<usize>, NormError> {
-    let shape = x.shape();
+) -> Result<SmallVec<[usize; 4]>, NormError> {
+    let shape = SmallVec::from_slice(x.value_ref().shape());
     if shape.len() < 2 {
-        return Err(NormError::InputRank { norm, shape });
+        return Err(NormError::InputRank {
+            norm,
+            shape: shape.to_vec(),
+        });
     }
     match channels {
         Some(expected) if shape[1] != expected => Err(NormError::ChannelMismatch {

@@ -83,7 +83,7 @@ impl Forward for InstanceNorm2d {
             return Err(NormError::UnsupportedRank {
                 norm: Self::NAME,
                 expected: "[N, C, H, W]",
-                shape,
+                shape: shape.to_vec(),
             }
             .into());
         }

@@ -40,6 +40,7 @@ use std::rc::Rc;
 use autograd::Var;
 use collective::Collective;
 use layers::{Forward, Module, ModuleCore, NormFactory};
+use smallvec::SmallVec;
 use tensor::{NormLayout, Result, StatGrad, Tensor, TensorError, Variance};
 
 use crate::config::{check_channels, check_input, filled};
@@ -207,7 +208,7 @@ impl SyncBatchNorm {
     }
 
     /// The training forward pass over the whole job (see the module documentation).
-    fn forward_sync(&self, x: &Var, shape: Vec<usize>) -> Result<Var> {
+    fn forward_sync(&self, x: &Var, shape: SmallVec<[usize; 4]>) -> Result<Var> {
         let c = self.channels;
         let comm = self.comm.0.clone();
         let xv = x.value();
@@ -222,7 +223,7 @@ impl SyncBatchNorm {
         if m < 2.0 {
             return Err(NormError::TooFewValues {
                 norm: Self::NAME,
-                shape,
+                shape: shape.to_vec(),
             }
             .into());
         }
@@ -309,7 +310,7 @@ impl Forward for SyncBatchNorm {
         if m < 2 {
             return Err(NormError::TooFewValues {
                 norm: Self::NAME,
-                shape,
+                shape: shape.to_vec(),
             }
             .into());
         }

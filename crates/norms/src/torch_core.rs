@@ -82,7 +82,6 @@ pub(crate) fn batch_norm(
     opts: &BatchNormOptions,
     training: bool,
 ) -> Result<Var> {
-    let shape = x.shape();
     let (scale, shift) = scale_shift(x, weight, bias)?;
     let layout = NormLayout::PerChannel;
     match running {
@@ -100,8 +99,13 @@ pub(crate) fn batch_norm(
             )
         }
         _ => {
-            let m = shape[0] * shape[2..].iter().product::<usize>();
+            let m = {
+                let v = x.value_ref();
+                let shape = v.shape();
+                shape[0] * shape[2..].iter().product::<usize>()
+            };
             if m < 2 {
+                let shape = x.shape();
                 return Err(NormError::TooFewValues { norm: name, shape }.into());
             }
             let (y, stats) =

@@ -1,6 +1,8 @@
 //! [`NormGeometry`]: an input shape read as `N * C` rows of `S` elements, and which rows
 //! form each statistic group.
 
+use smallvec::{smallvec, SmallVec};
+
 use super::NormLayout;
 use crate::{Result, TensorError};
 
@@ -81,11 +83,11 @@ impl NormGeometry {
         }
     }
 
-    /// The shape of a statistics tensor: `[C]`, or `[N, G]`.
-    pub fn stat_shape(&self) -> Vec<usize> {
+    /// The shape of a statistics tensor: `[C]`, or `[N, G]` (held inline).
+    pub fn stat_shape(&self) -> SmallVec<[usize; 2]> {
         match self.layout {
-            NormLayout::PerChannel => vec![self.channels],
-            NormLayout::PerGroup { groups } => vec![self.batch, groups],
+            NormLayout::PerChannel => smallvec![self.channels],
+            NormLayout::PerGroup { groups } => smallvec![self.batch, groups],
         }
     }
 

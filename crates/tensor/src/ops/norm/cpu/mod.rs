@@ -19,6 +19,7 @@ use super::{NormGeometry, NormGrads, NormLayout, NormOps, NormStats, StatGrad, V
 use crate::cpu::{host, CpuBackend};
 use crate::dtype::CpuFloat;
 use crate::storage::{CpuStorage, Element};
+use crate::tensor::Dims;
 use crate::{Result, Tensor, TensorError};
 
 /// The elements of `t` as `T` (the callers validated the dtype; this keeps it typed).
@@ -30,11 +31,11 @@ fn typed<'a, T: Element>(op: &'static str, t: &'a Tensor) -> Result<&'a [T]> {
     })
 }
 
-fn tensor_of<T: Element>(v: Vec<T>, shape: Vec<usize>) -> Tensor {
+fn tensor_of<T: Element>(v: Vec<T>, shape: impl AsRef<[usize]>) -> Tensor {
     Tensor::from_cpu_storage(T::into_storage(v), shape)
 }
 
-fn f64_tensor<T: Element>(v: impl Iterator<Item = f64>, shape: Vec<usize>) -> Tensor {
+fn f64_tensor<T: Element>(v: impl Iterator<Item = f64>, shape: impl AsRef<[usize]>) -> Tensor {
     tensor_of::<T>(v.map(T::of_f64).collect(), shape)
 }
 
@@ -169,7 +170,7 @@ fn apply<T: Element>(
     shift: &Tensor,
 ) -> Result<Tensor> {
     const OP: &str = "norm_apply";
-    let shape = x.shape().to_vec();
+    let shape = Dims::from_slice(x.shape());
     let affine = Affine {
         mean: typed::<T>(OP, mean)?,
         invstd: typed::<T>(OP, invstd)?,
@@ -194,7 +195,7 @@ fn backward<T: Element>(
     grad: StatGrad<'_>,
 ) -> Result<NormGrads> {
     const OP: &str = "norm_backward";
-    let (x_shape, scale_shape) = (x.shape().to_vec(), scale.shape().to_vec());
+    let (x_shape, scale_shape) = (Dims::from_slice(x.shape()), Dims::from_slice(scale.shape()));
     let (x, dy) = (typed::<T>(OP, x)?, typed::<T>(OP, dy)?);
     let affine = Affine {
         mean: typed::<T>(OP, mean)?,
@@ -222,7 +223,7 @@ fn backward<T: Element>(
     };
     Ok(NormGrads {
         dx: tensor_of(dx, x_shape),
-        dscale: f64_tensor::<T>(sums.dscale.into_iter(), scale_shape.clone()),
+        dscale: f64_tensor::<T>(sums.dscale.into_iter(), &scale_shape),
         dshift: f64_tensor::<T>(sums.dshift.into_iter(), scale_shape),
     })
 }
