@@ -64,10 +64,12 @@ impl Gradients {
 /// Vars reachable from `root` through recorded ops, each after all vars it feeds
 /// (reverse topological order: `root` first).
 fn reverse_topological(root: &Var) -> Vec<Var> {
-    let mut order = Vec::new();
-    let mut visited = HashSet::new();
+    let hint = GRAPH_LEN_HINT.with(Cell::get);
+    let mut order = Vec::with_capacity(hint);
+    let mut visited = HashSet::with_capacity(hint);
     // Iterative post-order DFS: (var, children pushed?)
-    let mut stack = vec![(root.clone(), false)];
+    let mut stack = Vec::with_capacity(hint);
+    stack.push((root.clone(), false));
     while let Some((v, expanded)) = stack.pop() {
         if expanded {
             order.push(v);
@@ -86,7 +88,15 @@ fn reverse_topological(root: &Var) -> Vec<Var> {
         }
     }
     order.reverse();
+    GRAPH_LEN_HINT.with(|h| h.set(order.len()));
     order
+}
+
+thread_local! {
+    /// The size of the last graph walked on this thread: training steps walk graphs of one
+    /// size, so the walk's collections start at the size they will reach instead of
+    /// growing (and reallocating) several times per step.
+    static GRAPH_LEN_HINT: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Var {
@@ -118,10 +128,11 @@ impl Var {
             });
         }
         drop(value);
-        let mut pending: HashMap<usize, Tensor> = HashMap::new();
+        let order = reverse_topological(self);
+        let mut pending: HashMap<usize, Tensor> = HashMap::with_capacity(order.len());
         pending.insert(self.id(), grad_output);
         let mut result = Gradients::default();
-        for v in reverse_topological(self) {
+        for v in order {
             let Some(g) = pending.remove(&v.id()) else {
                 continue;
             };

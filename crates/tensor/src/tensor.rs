@@ -237,7 +237,16 @@ impl Tensor {
                 reason: format!("expected one element, the shape is {:?}", self.shape),
             });
         }
-        Ok(self.to_vec_f64()?[0])
+        // Read in place (no `Vec`): a CPU tensor's storage is shared, not copied.
+        let host = self.backend().to_host(&self.storage)?;
+        let first = match host {
+            CpuStorage::F64(v) => v.iter().next().copied(),
+            CpuStorage::F32(v) => v.iter().next().map(|&x| f64::from(x)),
+        };
+        first.ok_or(TensorError::InvalidShape {
+            op: "to_scalar",
+            reason: "the storage holds no element".to_string(),
+        })
     }
 
     /// The same elements under a new shape with the same number of elements (no copy).
