@@ -16,7 +16,9 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::{Affine, BackwardSums, DxCoefficients};
+use smallvec::smallvec;
+
+use super::{Affine, BackwardSums, DxCoefficients, Sums};
 use crate::cpu::scratch::{with_scratch, Slots};
 use crate::cpu::{PAR_CHUNK, PAR_ELEMENTS};
 use crate::dtype::CpuFloat;
@@ -72,10 +74,10 @@ impl Blocks {
     fn sum_samples<const K: usize>(
         &self,
         fold: impl Fn(usize, &mut [f64]) + Sync + Send,
-    ) -> [Vec<f64>; K] {
+    ) -> [Sums<f64>; K] {
         let width = K * self.len;
         if width == 0 {
-            return std::array::from_fn(|_| vec![0.0; self.channels]);
+            return std::array::from_fn(|_| smallvec![0.0; self.channels]);
         }
         let tasks = self.samples.div_ceil(self.samples_per_sum).max(1);
         with_scratch::<f64, _>(&PARTIALS, tasks * width, |parts| {
@@ -170,11 +172,11 @@ pub(super) fn moments<T: CpuFloat>(
     g: &NormGeometry,
     x: &[T],
     variance: Variance,
-) -> Vec<(f64, f64)> {
+) -> Sums<(f64, f64)> {
     let b = Blocks::new(g);
     let m = g.group_len() as f64;
     let [sums] = b.sum_samples(|n, acc| add_values(acc, b.block(x, n)));
-    let mean: Vec<f64> = sums.iter().map(|s| s / m).collect();
+    let mean: Sums<f64> = sums.iter().map(|s| s / m).collect();
     let [squares] = b.with_positions(
         |c| [mean[c]],
         |[mean_at]| b.sum_samples(|n, acc| add_squared_deviations(acc, b.block(x, n), mean_at)),
@@ -187,7 +189,7 @@ pub(super) fn moments<T: CpuFloat>(
 }
 
 /// Per channel: `(Σ x, Σ x²)` in `f64`.
-pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Vec<(f64, f64)> {
+pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Sums<(f64, f64)> {
     let b = Blocks::new(g);
     let [s, ss] = b.sum_samples(|n, acc| {
         let (s, ss) = acc.split_at_mut(b.len);
@@ -228,12 +230,12 @@ pub(super) fn backward_sums<T: CpuFloat>(
             })
         },
     );
-    let gamma: Vec<f64> = (0..b.channels).map(|c| p.gamma(c).as_f64()).collect();
+    let gamma: Sums<f64> = (0..b.channels).map(|c| p.gamma(c).as_f64()).collect();
     let affine_sum = |v: &[f64]| {
         if p.scale.len() == 1 {
-            vec![v.iter().sum()]
+            smallvec![v.iter().sum()]
         } else {
-            v.to_vec()
+            Sums::from_slice(v)
         }
     };
     BackwardSums {

@@ -16,6 +16,8 @@ mod channels;
 mod rows;
 
 use super::{NormGeometry, NormGrads, NormLayout, NormOps, NormStats, StatGrad, Variance};
+use smallvec::SmallVec;
+
 use crate::cpu::{host, CpuBackend};
 use crate::dtype::CpuFloat;
 use crate::storage::{CpuStorage, Element};
@@ -53,19 +55,23 @@ fn lane_sums(items: impl Iterator<Item = (f64, f64)>) -> (f64, f64) {
     (a.iter().sum(), b.iter().sum())
 }
 
+/// Per-group (or per-channel) values of one call, inline up to 64 (the lesson's widest
+/// layer), so that a call allocates only its output tensors.
+type Sums<T> = SmallVec<[T; 64]>;
+
 /// What the backward's first pass yields: per affine index `Σ dy` and `Σ dy xhat`, per
 /// statistic group `Sg = Σ dy gamma` and `Sgx = Σ dy gamma xhat`.
 struct BackwardSums {
-    dshift: Vec<f64>,
-    dscale: Vec<f64>,
-    sg: Vec<f64>,
-    sgx: Vec<f64>,
+    dshift: Sums<f64>,
+    dscale: Sums<f64>,
+    sg: Sums<f64>,
+    sgx: Sums<f64>,
 }
 
 /// The per-group constants of the backward's second pass, `dx = dy gamma r + A + B xhat`
 /// (`detached`: `A = B = 0` and the `xhat` term is skipped).
 struct DxCoefficients<T> {
-    ab: Vec<(T, T)>,
+    ab: Sums<(T, T)>,
     detached: bool,
 }
 
@@ -203,7 +209,7 @@ fn backward<T: Element>(
         scale: typed::<T>(OP, scale)?,
         shift: &[],
     };
-    let live: Option<Vec<f64>> = match grad {
+    let live: Option<Sums<f64>> = match grad {
         StatGrad::Running {
             var_live: Some(l), ..
         } => Some(typed::<T>(OP, l)?.iter().map(|v| v.as_f64()).collect()),

@@ -7,7 +7,9 @@
 
 use rayon::prelude::*;
 
-use super::{lane_sums, Affine, BackwardSums, DxCoefficients};
+use smallvec::smallvec;
+
+use super::{lane_sums, Affine, BackwardSums, DxCoefficients, Sums};
 use crate::cpu::{PAR_CHUNK, PAR_ELEMENTS};
 use crate::dtype::CpuFloat;
 use crate::ops::norm::{NormGeometry, NormLayout, Variance};
@@ -92,11 +94,12 @@ fn group_sums<T: CpuFloat>(
     g: &NormGeometry,
     x: &[T],
     f: impl Fn(T, usize) -> (f64, f64) + Sync + Send,
-) -> Vec<(f64, f64)> {
+) -> Sums<(f64, f64)> {
     let m = g.group_len();
     let sum = |(k, block): (usize, &[T])| lane_sums(block.iter().map(|&v| f(v, k)));
     if g.numel() >= PAR_ELEMENTS && g.stat_count() > 1 {
-        x.par_chunks(m).enumerate().map(sum).collect()
+        let sums: Vec<_> = x.par_chunks(m).enumerate().map(sum).collect();
+        Sums::from_vec(sums)
     } else {
         x.chunks(m).enumerate().map(sum).collect()
     }
@@ -107,10 +110,10 @@ pub(super) fn moments<T: CpuFloat>(
     g: &NormGeometry,
     x: &[T],
     variance: Variance,
-) -> Vec<(f64, f64)> {
+) -> Sums<(f64, f64)> {
     let m = g.group_len() as f64;
     let d = variance.divisor(g.group_len());
-    let mean: Vec<f64> = group_sums(g, x, |v, _| (v.as_f64(), 0.0))
+    let mean: Sums<f64> = group_sums(g, x, |v, _| (v.as_f64(), 0.0))
         .iter()
         .map(|&(s, _)| s / m)
         .collect();
@@ -125,7 +128,7 @@ pub(super) fn moments<T: CpuFloat>(
 }
 
 /// Per group: `(Σ x, Σ x²)` in `f64`.
-pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Vec<(f64, f64)> {
+pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Sums<(f64, f64)> {
     group_sums(g, x, |v, _| {
         let v = v.as_f64();
         (v, v * v)
@@ -162,10 +165,10 @@ pub(super) fn backward_sums<T: CpuFloat>(
     });
     let affine_len = p.scale.len();
     let mut sums = BackwardSums {
-        dshift: vec![0.0; affine_len],
-        dscale: vec![0.0; affine_len],
-        sg: vec![0.0; g.stat_count()],
-        sgx: vec![0.0; g.stat_count()],
+        dshift: smallvec![0.0; affine_len],
+        dscale: smallvec![0.0; affine_len],
+        sg: smallvec![0.0; g.stat_count()],
+        sgx: smallvec![0.0; g.stat_count()],
     };
     map.for_rows(0, g.rows(), |r, k, c| {
         let (a, b) = row_sums[r];
