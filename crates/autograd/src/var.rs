@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use smallvec::SmallVec;
-use tensor::{Result, Tensor};
+use tensor::{Dims, Result, Tensor};
 
 use crate::graph::grad_enabled;
 
@@ -214,5 +214,11 @@ impl Var {
     /// The shape of the value.
     pub fn shape(&self) -> Vec<usize> {
         self.0.value.borrow().shape().to_vec()
+    }
+
+    /// The value's shape held inline up to rank 4: [`Var::shape`] without an allocation,
+    /// for checks on every forward pass.
+    pub fn dims(&self) -> Dims {
+        Dims::from_slice(self.0.value.borrow().shape())
     }
 }

@@ -115,12 +115,12 @@ impl Conv2d {
 
     /// Input channels `ni`.
     pub fn in_channels(&self) -> usize {
-        self.weight.value_ref().shape()[1]
+        self.weight.dims()[1]
     }
 
     /// Output channels `nf`.
     pub fn out_channels(&self) -> usize {
-        self.weight.value_ref().shape()[0]
+        self.weight.dims()[0]
     }
 
     /// Kernel size `(kh, kw)`.
@@ -144,14 +144,9 @@ impl Forward for Conv2d {
     /// `x: [N, ni, H, W] -> [N, nf, H', W']`; a typed error for any other input rank or
     /// channel count.
     fn forward(&self, x: &Var) -> Result<Var> {
+        let shape = x.dims();
         let ni = self.in_channels();
-        let fits = {
-            let v = x.value_ref();
-            let shape = v.shape();
-            shape.len() == 4 && shape[1] == ni
-        };
-        if !fits {
-            let shape = x.shape();
+        if shape.len() != 4 || shape[1] != ni {
             return Err(TensorError::InvalidShape {
                 op: "Conv2d",
                 reason: format!("expected input [N, {ni}, H, W] ({ni} channels), got {shape:?}"),

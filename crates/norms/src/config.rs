@@ -2,7 +2,7 @@
 //! construction, the input's shape at each forward pass.
 
 use autograd::Var;
-use smallvec::SmallVec;
+use tensor::Dims;
 
 use crate::NormError;
 
@@ -81,8 +81,8 @@ pub(crate) fn check_input(
     norm: &'static str,
     x: &Var,
     channels: Option<usize>,
-) -> Result<SmallVec<[usize; 4]>, NormError> {
-    let shape = SmallVec::from_slice(x.value_ref().shape());
+) -> Result<Dims, NormError> {
+    let shape = x.dims();
     if shape.len() < 2 {
         return Err(NormError::InputRank {
             norm,

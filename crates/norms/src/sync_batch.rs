@@ -40,8 +40,7 @@ use std::rc::Rc;
 use autograd::Var;
 use collective::Collective;
 use layers::{Forward, Module, ModuleCore, NormFactory};
-use smallvec::SmallVec;
-use tensor::{NormLayout, Result, StatGrad, Tensor, TensorError, Variance};
+use tensor::{Dims, NormLayout, Result, StatGrad, Tensor, TensorError, Variance};
 
 use crate::config::{check_channels, check_input, filled};
 use crate::fused::{normalize_batch, normalize_with, StatFlow};
@@ -208,7 +207,7 @@ impl SyncBatchNorm {
     }
 
     /// The training forward pass over the whole job (see the module documentation).
-    fn forward_sync(&self, x: &Var, shape: SmallVec<[usize; 4]>) -> Result<Var> {
+    fn forward_sync(&self, x: &Var, shape: Dims) -> Result<Var> {
         let c = self.channels;
         let comm = self.comm.0.clone();
         let xv = x.value();

@@ -82,6 +82,7 @@ pub(crate) fn batch_norm(
     opts: &BatchNormOptions,
     training: bool,
 ) -> Result<Var> {
+    let shape = x.dims();
     let (scale, shift) = scale_shift(x, weight, bias)?;
     let layout = NormLayout::PerChannel;
     match running {
@@ -99,13 +100,9 @@ pub(crate) fn batch_norm(
             )
         }
         _ => {
-            let m = {
-                let v = x.value_ref();
-                let shape = v.shape();
-                shape[0] * shape[2..].iter().product::<usize>()
-            };
+            let m = shape[0] * shape[2..].iter().product::<usize>();
             if m < 2 {
-                let shape = x.shape();
+                let shape = shape.to_vec();
                 return Err(NormError::TooFewValues { norm: name, shape }.into());
             }
             let (y, stats) =

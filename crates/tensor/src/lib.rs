@@ -51,4 +51,4 @@ pub use ops::norm::{
 pub use ops::reduce::ReduceOp;
 pub use prerequisite::{Prerequisite, Unmet};
 pub use storage::{CpuArray, CpuStorage, Element, Storage};
-pub use tensor::Tensor;
+pub use tensor::{Dims, Tensor};

@@ -23,7 +23,7 @@ pub struct Tensor {
 
 /// A tensor's dimensions, held inline up to four (NCHW), so that making or cloning a
 /// tensor of rank ≤ 4 allocates nothing for its shape.
-pub(crate) type Dims = SmallVec<[usize; 4]>;
+pub type Dims = SmallVec<[usize; 4]>;
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
