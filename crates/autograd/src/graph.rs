@@ -131,7 +131,11 @@ impl Var {
         let order = reverse_topological(self);
         let mut pending: HashMap<usize, Tensor> = HashMap::with_capacity(order.len());
         pending.insert(self.id(), grad_output);
-        let mut result = Gradients::default();
+        // Sized for every leaf up front (one allocation, not one per doubling).
+        let leaves = order.iter().filter(|v| v.0.grad_fn.is_none()).count();
+        let mut result = Gradients {
+            by_id: HashMap::with_capacity(leaves),
+        };
         for v in order {
             let Some(g) = pending.remove(&v.id()) else {
                 continue;

@@ -16,6 +16,8 @@ use crate::ops::matmul::MatmulOps;
 use crate::ops::norm::NormOps;
 use crate::ops::reduce::ReduceOps;
 use crate::ops::update::UpdateOps;
+use std::sync::Arc;
+
 use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Device, Result};
 
@@ -23,8 +25,9 @@ use crate::{DType, Device, Result};
 pub trait MemoryOps {
     /// The device this backend computes on.
     fn device(&self) -> Device;
-    /// `len` copies of `value`.
-    fn full(&self, len: usize, value: f64, dtype: DType) -> Result<Storage>;
+    /// `len` copies of `value`, behind the `Arc` a tensor holds (the CPU backend hands
+    /// out a recycled one when it has one).
+    fn full(&self, len: usize, value: f64, dtype: DType) -> Result<Arc<Storage>>;
     /// Copies host data onto this device.
     #[allow(clippy::wrong_self_convention)]
     fn from_host(&self, host: CpuStorage) -> Result<Storage>;

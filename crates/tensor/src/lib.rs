@@ -35,6 +35,10 @@ mod tensor;
 pub use ndarray;
 
 pub use backend::{Backend, MemoryOps};
+pub use cpu::pool::{
+    buffer_pool_bytes, buffer_pool_limit, clear_buffer_pool, set_buffer_pool_limit,
+    DEFAULT_BUFFER_POOL_BYTES,
+};
 pub use cpu::{init_cpu_threads, with_busy_workers, CpuBackend};
 #[cfg(feature = "cuda")]
 pub use cuda::{CudaBackend, CudaStorage};

@@ -1,6 +1,10 @@
 //! Shapes, strides, broadcasting and axis normalisation (row-major, contiguous).
 
-use crate::{Result, TensorError};
+//!
+//! Every shape and stride list these return is a [`Dims`]: inline up to rank 4, so the
+//! shape arithmetic of an op on NCHW tensors allocates nothing.
+
+use crate::{Dims, Result, TensorError};
 
 /// Number of elements of a shape (1 for a scalar, shape `[]`). Callers hold shapes that
 /// were validated by [`checked_numel`] on creation, so the product cannot overflow.
@@ -20,8 +24,8 @@ pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
 }
 
 /// Row-major strides of a contiguous tensor of this shape, in elements.
-pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1; shape.len()];
+pub fn contiguous_strides(shape: &[usize]) -> Dims {
+    let mut strides = Dims::from_elem(1, shape.len());
     for i in (0..shape.len().saturating_sub(1)).rev() {
         strides[i] = strides[i + 1] * shape[i + 1];
     }
@@ -29,9 +33,9 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 }
 
 /// NumPy broadcasting: align trailing dimensions; sizes must be equal or 1.
-pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Dims> {
     let rank = a.len().max(b.len());
-    let mut out = vec![0; rank];
+    let mut out = Dims::from_elem(0, rank);
     for i in 0..rank {
         let da = if i < rank - a.len() {
             1
@@ -61,7 +65,7 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
 
 /// Strides (in elements) that read a contiguous tensor of shape `src` as if broadcast to
 /// `dst`: broadcast dimensions get stride 0. `src` must broadcast to `dst`.
-pub fn broadcast_strides(src: &[usize], dst: &[usize]) -> Vec<usize> {
+pub fn broadcast_strides(src: &[usize], dst: &[usize]) -> Dims {
     let own = contiguous_strides(src);
     let offset = dst.len() - src.len();
     (0..dst.len())
@@ -77,11 +81,11 @@ pub fn broadcast_strides(src: &[usize], dst: &[usize]) -> Vec<usize> {
 
 /// Turns possibly negative axes into a sorted, de-duplicated list of valid axes.
 /// An empty list means "every axis".
-pub fn normalize_axes(op: &'static str, axes: &[isize], rank: usize) -> Result<Vec<usize>> {
+pub fn normalize_axes(op: &'static str, axes: &[isize], rank: usize) -> Result<Dims> {
     if axes.is_empty() {
         return Ok((0..rank).collect());
     }
-    let mut out = Vec::with_capacity(axes.len());
+    let mut out = Dims::with_capacity(axes.len());
     for &a in axes {
         out.push(normalize_axis(op, a, rank)?);
     }
@@ -107,8 +111,8 @@ pub fn normalize_axis(op: &'static str, axis: isize, rank: usize) -> Result<usiz
 }
 
 /// The shape after reducing `axes` (kept as size 1 when `keepdim`).
-pub fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Vec<usize> {
-    let mut out = Vec::with_capacity(shape.len());
+pub fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Dims {
+    let mut out = Dims::with_capacity(shape.len());
     for (i, &d) in shape.iter().enumerate() {
         if axes.contains(&i) {
             if keepdim {
@@ -128,19 +132,24 @@ mod tests {
     #[test]
     fn broadcasting_follows_numpy() {
         assert_eq!(
-            broadcast_shapes("t", &[2, 3, 4], &[3, 1]).unwrap(),
-            vec![2, 3, 4]
+            broadcast_shapes("t", &[2, 3, 4], &[3, 1])
+                .unwrap()
+                .as_slice(),
+            [2, 3, 4]
         );
-        assert_eq!(broadcast_shapes("t", &[1], &[5, 1]).unwrap(), vec![5, 1]);
+        assert_eq!(
+            broadcast_shapes("t", &[1], &[5, 1]).unwrap().as_slice(),
+            [5, 1]
+        );
         assert!(broadcast_shapes("t", &[2, 3], &[4, 3, 2]).is_err());
-        assert_eq!(broadcast_strides(&[3, 1], &[2, 3, 4]), vec![0, 1, 0]);
+        assert_eq!(broadcast_strides(&[3, 1], &[2, 3, 4]).as_slice(), [0, 1, 0]);
     }
 
     #[test]
     fn axes_are_normalised_and_checked() {
-        assert_eq!(normalize_axes("t", &[-1, 0], 3).unwrap(), vec![0, 2]);
+        assert_eq!(normalize_axes("t", &[-1, 0], 3).unwrap().as_slice(), [0, 2]);
         assert!(normalize_axes("t", &[3], 3).is_err());
         assert!(normalize_axes("t", &[1, -2], 3).is_err());
-        assert_eq!(normalize_axes("t", &[], 2).unwrap(), vec![0, 1]);
+        assert_eq!(normalize_axes("t", &[], 2).unwrap().as_slice(), [0, 1]);
     }
 }

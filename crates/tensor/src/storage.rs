@@ -261,17 +261,3 @@ impl Storage {
         self.len() == 0
     }
 }
-
-/// Applies a generic expression to the typed slice inside a [`CpuStorage`], producing a new
-/// `CpuStorage` of the same element type: `map_cpu!(storage, x => f(x))`, where `f` returns
-/// a `Vec` of the same element type (moved into the new array without a copy).
-#[macro_export]
-#[doc(hidden)]
-macro_rules! map_cpu {
-    ($s:expr, $x:ident => $e:expr) => {
-        match $s {
-            $crate::CpuStorage::F32($x) => $crate::CpuStorage::F32(::core::convert::From::from($e)),
-            $crate::CpuStorage::F64($x) => $crate::CpuStorage::F64(::core::convert::From::from($e)),
-        }
-    };
-}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::backend::Backend;
+use crate::cpu::pool::StorageHandle;
 use crate::dispatch::backend_for;
 use crate::shape::numel;
 use crate::storage::{CpuStorage, Element, Storage};
@@ -17,7 +18,7 @@ use crate::{DType, Device, Result, TensorError};
 /// storage first when it is shared (copy-on-write), so a clone never sees another's update.
 #[derive(Clone)]
 pub struct Tensor {
-    storage: Arc<Storage>,
+    storage: StorageHandle,
     shape: Dims,
 }
 
@@ -44,13 +45,18 @@ impl Tensor {
     }
 
     fn with_dims(storage: Storage, shape: Dims) -> Self {
+        Self::from_shared_storage(Arc::new(storage), shape)
+    }
+
+    /// Wraps a storage behind its `Arc` (a new one, or a recycled result buffer).
+    pub(crate) fn from_shared_storage(storage: Arc<Storage>, shape: Dims) -> Self {
         debug_assert_eq!(
             storage.len(),
             numel(&shape),
             "storage length vs shape {shape:?}"
         );
         Tensor {
-            storage: Arc::new(storage),
+            storage: StorageHandle::new(storage),
             shape,
         }
     }
@@ -84,7 +90,8 @@ impl Tensor {
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Self> {
         let backend = backend_for(device)?;
         let len = crate::shape::checked_numel("full", shape)?;
-        Ok(Self::from_storage(backend.full(len, value, dtype)?, shape))
+        let storage = backend.full(len, value, dtype)?;
+        Ok(Self::from_shared_storage(storage, Dims::from_slice(shape)))
     }
 
     /// Zeros.
@@ -144,7 +151,7 @@ impl Tensor {
 
     /// The device the elements live on.
     pub fn device(&self) -> Device {
-        match &*self.storage {
+        match &**self.storage {
             Storage::Cpu(_) => Device::Cpu,
             #[cfg(feature = "cuda")]
             Storage::Cuda(s) => s.device(),
@@ -153,7 +160,7 @@ impl Tensor {
 
     /// The backend that computes on this tensor's device.
     pub fn backend(&self) -> &'static dyn Backend {
-        match &*self.storage {
+        match &**self.storage {
             Storage::Cpu(_) => &crate::cpu::CpuBackend,
             #[cfg(feature = "cuda")]
             Storage::Cuda(s) => s.backend(),
@@ -172,7 +179,7 @@ impl Tensor {
 
     /// The host storage; an error for tensors on a GPU.
     pub fn cpu_storage(&self) -> Result<&CpuStorage> {
-        match &*self.storage {
+        match &**self.storage {
             Storage::Cpu(s) => Ok(s),
             #[cfg(feature = "cuda")]
             Storage::Cuda(s) => Err(TensorError::DeviceMismatch {
@@ -189,7 +196,7 @@ impl Tensor {
         if Arc::ptr_eq(&self.storage, &other.storage) {
             return true;
         }
-        match (&*self.storage, &*other.storage) {
+        match (&**self.storage, &**other.storage) {
             (Storage::Cpu(a), Storage::Cpu(b)) => {
                 !a.is_empty() && a.dtype() == b.dtype() && a.data_ptr() == b.data_ptr()
             }
@@ -237,11 +244,15 @@ impl Tensor {
                 reason: format!("expected one element, the shape is {:?}", self.shape),
             });
         }
-        // Read in place (no `Vec`): a CPU tensor's storage is shared, not copied.
-        let host = self.backend().to_host(&self.storage)?;
-        let first = match host {
+        // A host tensor is read in place; a GPU one copies its elements over first.
+        let first = |host: &CpuStorage| match host {
             CpuStorage::F64(v) => v.iter().next().copied(),
             CpuStorage::F32(v) => v.iter().next().map(|&x| f64::from(x)),
+        };
+        let first = match self.storage() {
+            Storage::Cpu(host) => first(host),
+            #[allow(unreachable_patterns)] // without the `cuda` feature
+            _ => first(&self.backend().to_host(&self.storage)?),
         };
         first.ok_or(TensorError::InvalidShape {
             op: "to_scalar",
@@ -259,7 +270,7 @@ impl Tensor {
             });
         }
         Ok(Tensor {
-            storage: Arc::clone(&self.storage),
+            storage: self.storage.clone(),
             shape: Dims::from_slice(shape),
         })
     }
@@ -302,7 +313,7 @@ impl Tensor {
 
     /// A deep copy that shares nothing with `self`.
     pub fn deep_clone(&self) -> Tensor {
-        let storage = match &*self.storage {
+        let storage = match &**self.storage {
             // Cloning a host array only shares its buffer: copy the elements.
             Storage::Cpu(s) => Storage::Cpu(s.deep_copy()),
             #[cfg(feature = "cuda")]

@@ -3,13 +3,16 @@
 //! Its kernels live with their op family (`ops/<family>/cpu.rs`); this module holds the
 //! backend type, memory management and the helpers those kernels share.
 
+pub(crate) mod pool;
 pub(crate) mod scratch;
 mod threads;
 pub(crate) mod vector;
 
-use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 use rayon::prelude::*;
+
+use pool::HostBuffer;
 
 use crate::backend::MemoryOps;
 use crate::dtype::CpuFloat;
@@ -57,64 +60,51 @@ pub(crate) fn host_pair<'a>(
     }
 }
 
-/// A new vector of `len` values written once, chunk by chunk, by `fill(start, out)`
-/// (`out` the chunk of elements `start..start + out.len()`), on rayon when `len` reaches
-/// [`PAR_ELEMENTS`]. Nothing is zero-filled first.
-///
-/// # Safety
-/// `fill` must write every element of each chunk it is given.
-unsafe fn write_chunks<T: Send>(
-    len: usize,
-    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
-) -> Vec<T> {
-    let mut out = Vec::with_capacity(len);
-    let spare = &mut out.spare_capacity_mut()[..len];
-    if len < PAR_ELEMENTS {
-        fill(0, spare);
+/// Writes `out` chunk by chunk with `fill(start, chunk)` (`chunk` the elements
+/// `start..start + chunk.len()`), on rayon when it reaches [`PAR_ELEMENTS`] elements.
+fn write_chunks<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync + Send) {
+    if out.len() < PAR_ELEMENTS {
+        fill(0, out);
     } else {
-        spare
-            .par_chunks_mut(PAR_CHUNK)
+        out.par_chunks_mut(PAR_CHUNK)
             .enumerate()
             .for_each(|(i, chunk)| fill(i * PAR_CHUNK, chunk));
     }
-    // SAFETY: the chunks cover `0..len` and `fill` wrote each of their elements.
-    unsafe { out.set_len(len) };
-    out
 }
 
-/// `out[i] = f(x[i])`, in parallel chunks when large, each a [`vectorized`] loop. The
-/// output is written once (no zero-fill first).
-pub(crate) fn map_slice<T: CpuFloat>(x: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
-    let fill = |start: usize, out: &mut [MaybeUninit<T>]| {
+/// `out[i] = f(x[i])`, in parallel chunks when large, each a [`vectorized`] loop.
+pub(crate) fn map_slice<T: CpuFloat>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync + Send) {
+    assert_eq!(x.len(), out.len(), "map_slice: the callers size the output");
+    write_chunks(out, |start, out| {
         let x = &x[start..start + out.len()];
         vectorized(|| {
             for (o, &v) in out.iter_mut().zip(x) {
-                o.write(f(v));
+                *o = f(v);
             }
         })
-    };
-    // SAFETY: `x`'s part has the chunk's length, so `fill` writes all of it.
-    unsafe { write_chunks(x.len(), fill) }
+    });
 }
 
 /// `out[i] = f(a[i], b[i])` for equal-length slices, in parallel chunks when large.
 pub(crate) fn zip_slices<T: CpuFloat>(
     a: &[T],
     b: &[T],
+    out: &mut [T],
     f: impl Fn(T, T) -> T + Sync + Send,
-) -> Vec<T> {
-    assert_eq!(a.len(), b.len(), "zip_slices: the callers check the shapes");
-    let fill = |start: usize, out: &mut [MaybeUninit<T>]| {
+) {
+    assert!(
+        a.len() == b.len() && a.len() == out.len(),
+        "zip_slices: the callers check the shapes"
+    );
+    write_chunks(out, |start, out| {
         let end = start + out.len();
         let (a, b) = (&a[start..end], &b[start..end]);
         vectorized(|| {
             for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                o.write(f(x, y));
+                *o = f(x, y);
             }
         })
-    };
-    // SAFETY: both parts have the chunk's length, so `fill` writes all of it.
-    unsafe { write_chunks(a.len(), fill) }
+    });
 }
 
 /// The error for a GPU storage handed to the CPU backend.
@@ -131,8 +121,11 @@ impl MemoryOps for CpuBackend {
     fn device(&self) -> Device {
         Device::Cpu
     }
-    fn full(&self, len: usize, value: f64, dtype: DType) -> Result<Storage> {
-        Ok(Storage::Cpu(CpuStorage::full(dtype, len, value)))
+    fn full(&self, len: usize, value: f64, dtype: DType) -> Result<Arc<Storage>> {
+        Ok(match dtype {
+            DType::F32 => HostBuffer::filled(len, value as f32).into_storage(),
+            DType::F64 => HostBuffer::filled(len, value).into_storage(),
+        })
     }
     fn from_host(&self, host: CpuStorage) -> Result<Storage> {
         Ok(Storage::Cpu(host))

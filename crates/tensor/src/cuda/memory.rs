@@ -1,6 +1,8 @@
 //! [`MemoryOps`] on a GPU: creation, host transfers (the only synchronisation point) and
 //! element-type casts.
 
+use std::sync::Arc;
+
 use cudarc::driver::{CudaSlice, DevicePtr};
 
 use super::device::out_ptr;
@@ -82,16 +84,16 @@ impl MemoryOps for CudaBackend {
         self.device_id()
     }
 
-    fn full(&self, len: usize, value: f64, dtype: DType) -> Result<Storage> {
+    fn full(&self, len: usize, value: f64, dtype: DType) -> Result<Arc<Storage>> {
         if value == 0.0 && value.is_sign_positive() {
-            return Ok(Storage::Cuda(self.alloc_zeros(dtype, len)?));
+            return Ok(Arc::new(Storage::Cuda(self.alloc_zeros(dtype, len)?)));
         }
         let mut out = self.alloc(dtype, len)?;
         if len > 0 {
             let ptr = out_ptr(&mut out);
             self.fill_ptr(dtype, ptr, len, value)?;
         }
-        Ok(Storage::Cuda(out))
+        Ok(Arc::new(Storage::Cuda(out)))
     }
 
     fn from_host(&self, host: CpuStorage) -> Result<Storage> {

@@ -3,10 +3,11 @@
 use rayon::prelude::*;
 
 use super::{BinaryOp, ElementwiseOps, UnaryOp};
-use crate::cpu::{host, host_pair, map_slice, zip_slices, CpuBackend, HostPair, PAR_ELEMENTS};
+use crate::cpu::pool::{written_like, HostBuffer};
+use crate::cpu::{host_pair, map_slice, zip_slices, CpuBackend, HostPair, PAR_ELEMENTS};
 use crate::dtype::CpuFloat;
 use crate::shape::{broadcast_strides, contiguous_strides, numel};
-use crate::{map_cpu, Result, Tensor};
+use crate::{Result, Tensor};
 
 /// `op(a, b)` broadcast to `out_shape`. The op is matched once, outside the element loop,
 /// so every arm compiles to its own (vectorisable) loop.
@@ -17,12 +18,13 @@ fn binary_apply<T: CpuFloat>(
     b: &[T],
     b_shape: &[usize],
     out_shape: &[usize],
-) -> Vec<T> {
+    out: &mut [T],
+) {
     let (zero, one) = (T::zero(), T::one());
     let flag = move |c: bool| if c { one } else { zero };
     macro_rules! go {
         ($f:expr) => {
-            broadcast_zip(a, a_shape, b, b_shape, out_shape, $f)
+            broadcast_zip(a, a_shape, b, b_shape, out_shape, out, $f)
         };
     }
     match op {
@@ -57,26 +59,31 @@ fn binary_apply<T: CpuFloat>(
     }
 }
 
-/// `op(x)`, matched once outside the element loop.
-fn unary_apply<T: CpuFloat>(op: UnaryOp, x: &[T]) -> Vec<T> {
+/// `out = op(x)`, matched once outside the element loop.
+fn unary_apply<T: CpuFloat>(op: UnaryOp, x: &[T], out: &mut [T]) {
     let zero = T::zero();
+    macro_rules! map {
+        ($f:expr) => {
+            map_slice(x, out, $f)
+        };
+    }
     match op {
-        UnaryOp::Neg => map_slice(x, |v| -v),
-        UnaryOp::Exp => map_slice(x, |v| v.exp()),
-        UnaryOp::Ln => map_slice(x, |v| v.ln()),
-        UnaryOp::Sqrt => map_slice(x, |v| v.sqrt()),
-        UnaryOp::Rsqrt => map_slice(x, |v| v.sqrt().recip()),
-        UnaryOp::Recip => map_slice(x, |v| v.recip()),
-        UnaryOp::Abs => map_slice(x, |v| v.abs()),
-        UnaryOp::Square => map_slice(x, |v| v * v),
-        UnaryOp::Relu => map_slice(x, move |v| if v > zero { v } else { zero }),
+        UnaryOp::Neg => map!(|v| -v),
+        UnaryOp::Exp => map!(|v| v.exp()),
+        UnaryOp::Ln => map!(|v| v.ln()),
+        UnaryOp::Sqrt => map!(|v| v.sqrt()),
+        UnaryOp::Rsqrt => map!(|v| v.sqrt().recip()),
+        UnaryOp::Recip => map!(|v| v.recip()),
+        UnaryOp::Abs => map!(|v| v.abs()),
+        UnaryOp::Square => map!(|v| v * v),
+        UnaryOp::Relu => map!(move |v| if v > zero { v } else { zero }),
         UnaryOp::LeakyRelu { slope } => {
             let slope = T::of_f64(slope);
-            map_slice(x, move |v| if v > zero { v } else { slope * v })
+            map!(move |v| if v > zero { v } else { slope * v })
         }
         UnaryOp::Clamp { min, max } => {
             let (lo, hi) = (T::of_f64(min), T::of_f64(max));
-            map_slice(x, move |v| {
+            map!(move |v| {
                 if v < lo {
                     lo
                 } else if v > hi {
@@ -88,11 +95,11 @@ fn unary_apply<T: CpuFloat>(op: UnaryOp, x: &[T]) -> Vec<T> {
         }
         UnaryOp::Powf { exponent } => {
             let e = T::of_f64(exponent);
-            map_slice(x, move |v| v.powf(e))
+            map!(move |v| v.powf(e))
         }
         UnaryOp::Affine { mul, add } => {
             let (m, a) = (T::of_f64(mul), T::of_f64(add));
-            map_slice(x, move |v| v * m + a)
+            map!(move |v| v * m + a)
         }
     }
 }
@@ -105,19 +112,20 @@ fn broadcast_zip<T: CpuFloat>(
     b: &[T],
     b_shape: &[usize],
     out_shape: &[usize],
+    out: &mut [T],
     f: impl Fn(T, T) -> T + Sync + Send,
-) -> Vec<T> {
+) {
     if a_shape == b_shape {
-        return zip_slices(a, b, f);
+        return zip_slices(a, b, out, f);
     }
     let n = numel(out_shape);
     if b.len() == 1 && a.len() == n {
         let y = b[0];
-        return map_slice(a, |x| f(x, y));
+        return map_slice(a, out, |x| f(x, y));
     }
     if a.len() == 1 && b.len() == n {
         let x = a[0];
-        return map_slice(b, |y| f(x, y));
+        return map_slice(b, out, |y| f(x, y));
     }
     let rank = out_shape.len();
     let sa = broadcast_strides(a_shape, out_shape);
@@ -138,9 +146,8 @@ fn broadcast_zip<T: CpuFloat>(
             *o = f(a[oa + j * ia], b[ob + j * ib]);
         }
     };
-    let mut out = vec![T::zero(); n];
     if n == 0 {
-        return out;
+        return;
     }
     if n < PAR_ELEMENTS {
         for (r, chunk) in out.chunks_mut(inner).enumerate() {
@@ -151,24 +158,22 @@ fn broadcast_zip<T: CpuFloat>(
             .enumerate()
             .for_each(|(r, chunk)| row(r, chunk));
     }
-    out
 }
 
 impl ElementwiseOps for CpuBackend {
     fn binary(&self, op: BinaryOp, a: &Tensor, b: &Tensor, out_shape: &[usize]) -> Result<Tensor> {
-        let storage = match host_pair("binary", a, b)? {
-            HostPair::F32(x, y) => crate::CpuStorage::F32(
-                binary_apply(op, x, a.shape(), y, b.shape(), out_shape).into(),
-            ),
-            HostPair::F64(x, y) => crate::CpuStorage::F64(
-                binary_apply(op, x, a.shape(), y, b.shape(), out_shape).into(),
-            ),
-        };
-        Ok(Tensor::from_cpu_storage(storage, out_shape))
+        let (a_shape, b_shape) = (a.shape(), b.shape());
+        Ok(match host_pair("binary", a, b)? {
+            HostPair::F32(x, y) => HostBuffer::written(out_shape, |out| {
+                binary_apply(op, x, a_shape, y, b_shape, out_shape, out)
+            }),
+            HostPair::F64(x, y) => HostBuffer::written(out_shape, |out| {
+                binary_apply(op, x, a_shape, y, b_shape, out_shape, out)
+            }),
+        })
     }
 
     fn unary(&self, op: UnaryOp, a: &Tensor) -> Result<Tensor> {
-        let storage = map_cpu!(host(a)?, x => unary_apply(op, x));
-        Ok(Tensor::from_cpu_storage(storage, a.shape()))
+        Ok(written_like!(a, a.shape(), x, out => unary_apply(op, x, out)))
     }
 }

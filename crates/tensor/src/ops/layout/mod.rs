@@ -65,7 +65,7 @@ impl Tensor {
     /// Materialises `self` broadcast to `shape` (NumPy rules).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor> {
         let full = broadcast_shapes("broadcast_to", self.shape(), shape)?;
-        if full != shape {
+        if full.as_slice() != shape {
             return Err(TensorError::ShapeMismatch {
                 op: "broadcast_to",
                 lhs: self.shape().to_vec(),

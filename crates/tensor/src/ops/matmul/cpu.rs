@@ -14,9 +14,10 @@
 use rayon::prelude::*;
 
 use super::{MatmulDims, MatmulOps};
+use crate::cpu::pool::HostBuffer;
 use crate::cpu::{host_pair, CpuBackend, HostPair};
 use crate::dtype::CpuFloat;
-use crate::{CpuStorage, Result, Tensor};
+use crate::{Result, Tensor};
 
 /// Below this many floating-point operations a call runs on the calling thread.
 const PAR_MIN_FLOPS: usize = 2_000_000;
@@ -124,20 +125,16 @@ pub fn batched_matmul<T: CpuFloat>(
 
 impl MatmulOps for CpuBackend {
     fn matmul(&self, a: &Tensor, b: &Tensor, d: MatmulDims) -> Result<Tensor> {
-        let len = d.batch * d.m * d.n;
-        let storage = match host_pair("matmul", a, b)? {
-            HostPair::F32(x, y) => {
-                let mut c = vec![0f32; len];
-                batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c);
-                CpuStorage::F32(c.into())
-            }
-            HostPair::F64(x, y) => {
-                let mut c = vec![0f64; len];
-                batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, &mut c);
-                CpuStorage::F64(c.into())
-            }
-        };
-        Ok(Tensor::from_cpu_storage(storage, vec![d.batch, d.m, d.n]))
+        // `C = A·B` with beta 0: every element of `c` is written (zero when `k` is 0).
+        let shape = [d.batch, d.m, d.n];
+        Ok(match host_pair("matmul", a, b)? {
+            HostPair::F32(x, y) => HostBuffer::written(&shape, |c| {
+                batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, c)
+            }),
+            HostPair::F64(x, y) => HostBuffer::written(&shape, |c| {
+                batched_matmul(d.batch, d.m, d.k, d.n, x, d.trans_a, y, d.trans_b, c)
+            }),
+        })
     }
 }
 

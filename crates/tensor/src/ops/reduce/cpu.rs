@@ -3,10 +3,11 @@
 use rayon::prelude::*;
 
 use super::{ReduceOp, ReduceOps};
-use crate::cpu::{host, CpuBackend, PAR_ELEMENTS};
+use crate::cpu::pool::written_like;
+use crate::cpu::{CpuBackend, PAR_ELEMENTS};
 use crate::dtype::CpuFloat;
 use crate::shape::{numel, reduced_shape};
-use crate::{map_cpu, Result, Tensor};
+use crate::{Result, Tensor};
 
 /// Splits `shape` into `[outer, reduced, inner]` when `axes` form one contiguous block.
 fn as_three_blocks(shape: &[usize], axes: &[usize]) -> Option<(usize, usize, usize)> {
@@ -28,13 +29,17 @@ fn reduce_blocks<T: CpuFloat>(
     red: usize,
     inner: usize,
     op: ReduceOp,
-) -> Vec<T> {
+    out: &mut [T],
+) {
+    if red == 0 {
+        // Only a sum may reduce an empty axis (`Tensor::reduce` checks): it is 0.
+        return out.fill(T::zero());
+    }
     if red == 1 && !matches!(op, ReduceOp::Var { .. }) {
         // Sum, mean, max and min of one element are that element (e.g. average pooling of
         // a 1×1 map): a copy, instead of one tiny reduction per element.
-        return x.to_vec();
+        return out.copy_from_slice(x);
     }
-    let mut out = vec![T::zero(); outer * inner];
     if inner == 1 {
         // Each output reduces one contiguous row: the fast, vectorised path.
         let rows = x.chunks(red.max(1));
@@ -50,7 +55,7 @@ fn reduce_blocks<T: CpuFloat>(
                 *d = reduce_row(row, op);
             }
         }
-        return out;
+        return;
     }
     let one_outer = |o: usize, dst: &mut [T]| {
         let block = &x[o * red * inner..(o + 1) * red * inner];
@@ -68,7 +73,6 @@ fn reduce_blocks<T: CpuFloat>(
             one_outer(o, d);
         }
     }
-    out
 }
 
 /// Elements per partial result of a contiguous reduction. Fixed, so the summation order
@@ -177,8 +181,8 @@ fn reduce_column<T: CpuFloat>(
     }
 }
 
-fn argmax_blocks<T: CpuFloat>(x: &[T], outer: usize, red: usize, inner: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(outer * inner);
+fn argmax_blocks<T: CpuFloat>(x: &[T], outer: usize, red: usize, inner: usize, out: &mut [T]) {
+    let mut out = out.iter_mut();
     for o in 0..outer {
         for i in 0..inner {
             let mut best = 0usize;
@@ -190,10 +194,9 @@ fn argmax_blocks<T: CpuFloat>(x: &[T], outer: usize, red: usize, inner: usize) -
                     best_v = v;
                 }
             }
-            out.push(T::of_f64(best as f64));
+            *out.next().expect("the caller sizes the output") = T::of_f64(best as f64);
         }
     }
-    out
 }
 
 impl ReduceOps for CpuBackend {
@@ -202,10 +205,11 @@ impl ReduceOps for CpuBackend {
         if axes.is_empty() {
             return Ok(x.clone());
         }
-        let storage = match as_three_blocks(x.shape(), axes) {
-            Some((outer, red, inner)) => {
-                map_cpu!(host(x)?, v => reduce_blocks(v, outer, red, inner, op))
-            }
+        let shape = &out_shape;
+        Ok(match as_three_blocks(x.shape(), axes) {
+            Some((outer, red, inner)) => written_like!(x, shape, v, out => {
+                reduce_blocks(v, outer, red, inner, op, out)
+            }),
             None => {
                 // Move the reduced axes to the end (one copy), then reduce the last block.
                 let kept: Vec<usize> = (0..x.rank()).filter(|a| !axes.contains(a)).collect();
@@ -213,19 +217,15 @@ impl ReduceOps for CpuBackend {
                 let moved = x.permute(&order)?;
                 let red = numel(&axes.iter().map(|&a| x.shape()[a]).collect::<Vec<_>>());
                 let outer: usize = kept.iter().map(|&a| x.shape()[a]).product();
-                map_cpu!(host(&moved)?, v => reduce_blocks(v, outer, red, 1, op))
+                written_like!(&moved, shape, v, out => reduce_blocks(v, outer, red, 1, op, out))
             }
-        };
-        Ok(Tensor::from_cpu_storage(storage, out_shape))
+        })
     }
 
     fn argmax(&self, x: &Tensor, axis: usize) -> Result<Tensor> {
         let (outer, red, inner) = as_three_blocks(x.shape(), &[axis]).expect("one axis");
-        let storage = map_cpu!(host(x)?, v => argmax_blocks(v, outer, red, inner));
-        Ok(Tensor::from_cpu_storage(
-            storage,
-            reduced_shape(x.shape(), &[axis], true),
-        ))
+        let shape = reduced_shape(x.shape(), &[axis], true);
+        Ok(written_like!(x, &shape, v, out => argmax_blocks(v, outer, red, inner, out)))
     }
 }
 
@@ -233,17 +233,24 @@ impl ReduceOps for CpuBackend {
 mod tests {
     use super::*;
 
+    /// `reduce_blocks` into a new vector of `outer * inner` values (NaN before).
+    fn reduced(x: &[f32], outer: usize, red: usize, inner: usize, op: ReduceOp) -> Vec<f32> {
+        let mut out = vec![f32::NAN; outer * inner];
+        reduce_blocks(x, outer, red, inner, op, &mut out);
+        out
+    }
+
     #[test]
     fn one_element_reductions_are_the_element() {
         let x = [1.5f32, -0.0, f32::NAN, -3.25, f32::INFINITY, 7.0];
         for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {
-            let got = reduce_blocks(&x, 6, 1, 1, op);
+            let got = reduced(&x, 6, 1, 1, op);
             let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&x), "{op:?}");
             // The same through the strided (inner > 1) layout.
-            assert_eq!(bits(&reduce_blocks(&x, 2, 1, 3, op)), bits(&x), "{op:?}");
+            assert_eq!(bits(&reduced(&x, 2, 1, 3, op)), bits(&x), "{op:?}");
         }
-        let var = |unbiased| reduce_blocks(&x[..1], 1, 1, 1, ReduceOp::Var { unbiased })[0];
+        let var = |unbiased| reduced(&x[..1], 1, 1, 1, ReduceOp::Var { unbiased })[0];
         assert!(var(true).is_nan());
         assert_eq!(var(false), 0.0);
     }

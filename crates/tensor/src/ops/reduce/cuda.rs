@@ -65,8 +65,7 @@ impl ReduceOps for CudaBackend {
         if n_out == 0 || red == 0 {
             // Only a sum may reduce an empty axis (the caller checks): it is 0.
             let value = if op == ReduceOp::Sum { 0.0 } else { f64::NAN };
-            let storage = crate::backend::MemoryOps::full(self, n_out, value, dtype)?;
-            return Ok(Tensor::from_storage(storage, out_shape));
+            return Tensor::full(&out_shape, value, dtype, x.device());
         }
         let blocks = as_three_blocks(x.shape(), axes).filter(|&(outer, red, inner)| {
             inner == 1 || outer * inner >= FEW_OUTPUTS || red < LONG_REDUCTION

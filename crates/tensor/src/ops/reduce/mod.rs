@@ -104,7 +104,7 @@ impl Tensor {
             return Ok(self.clone());
         }
         let full = broadcast_shapes("sum_to_shape", shape, self.shape())?;
-        if full != self.shape() {
+        if full.as_slice() != self.shape() {
             return Err(TensorError::ShapeMismatch {
                 op: "sum_to_shape",
                 lhs: self.shape().to_vec(),

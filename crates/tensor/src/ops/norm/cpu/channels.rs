@@ -12,7 +12,6 @@
 //! only its outputs and a few per-channel vectors.
 
 use std::cell::RefCell;
-use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -127,37 +126,29 @@ impl Blocks {
         })
     }
 
-    /// A new `[N, C, S]` output, written one block at a time by `f(n, out)` (no zero-fill
-    /// first: every element is written once).
-    ///
-    /// # Safety
-    /// `f` must write every element of the `C·S` block it is given.
-    unsafe fn write_samples<T: CpuFloat>(
-        &self,
-        f: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
-    ) -> Vec<T> {
-        let total = self.samples * self.len;
-        let mut out = Vec::with_capacity(total);
-        if self.len > 0 {
-            let task = |(t, chunk): (usize, &mut [MaybeUninit<T>])| {
-                let first = t * self.samples_per_task;
-                for (i, block) in chunk.chunks_mut(self.len).enumerate() {
-                    f(first + i, block);
-                }
-            };
-            let spare = &mut out.spare_capacity_mut()[..total];
-            if self.parallel {
-                spare
-                    .par_chunks_mut(self.samples_per_task * self.len)
-                    .enumerate()
-                    .for_each(task);
-            } else {
-                task((0, spare));
-            }
+    /// Writes the `[N, C, S]` output `out` one block at a time with `f(n, block)`.
+    fn write_samples<T: CpuFloat>(&self, out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
+        assert_eq!(
+            out.len(),
+            self.samples * self.len,
+            "the callers size the output"
+        );
+        if self.len == 0 {
+            return;
         }
-        // SAFETY: the blocks cover `0..total` and `f` wrote each of their elements.
-        unsafe { out.set_len(total) };
-        out
+        let task = |(t, chunk): (usize, &mut [T])| {
+            let first = t * self.samples_per_task;
+            for (i, block) in chunk.chunks_mut(self.len).enumerate() {
+                f(first + i, block);
+            }
+        };
+        if self.parallel {
+            out.par_chunks_mut(self.samples_per_task * self.len)
+                .enumerate()
+                .for_each(task);
+        } else {
+            task((0, out));
+        }
     }
 
     /// Block `n` of `x`.
@@ -199,16 +190,14 @@ pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Sums<(f64, f
 }
 
 /// `y = (x - mean_c) invstd_c gamma_c + beta_c`.
-pub(super) fn apply<T: CpuFloat>(g: &NormGeometry, x: &[T], p: &Affine<'_, T>) -> Vec<T> {
+pub(super) fn apply<T: CpuFloat>(g: &NormGeometry, x: &[T], p: &Affine<'_, T>, out: &mut [T]) {
     let b = Blocks::new(g);
     b.with_positions(
         |c| [p.mean[c], p.invstd[c], p.gamma(c), p.beta(c)],
         |[mu, inv, gamma, beta]| {
-            let write = |n, out: &mut [MaybeUninit<T>]| {
-                affine_block(out, b.block(x, n), [mu, inv, gamma, beta])
-            };
-            // SAFETY: every zipped slice has the block's length, so `write` fills it.
-            unsafe { b.write_samples(write) }
+            b.write_samples(out, |n, block| {
+                affine_block(block, b.block(x, n), [mu, inv, gamma, beta])
+            })
         },
     )
 }
@@ -253,16 +242,13 @@ pub(super) fn backward_dx<T: CpuFloat>(
     dy: &[T],
     p: &Affine<'_, T>,
     coef: &DxCoefficients<T>,
-) -> Vec<T> {
+    out: &mut [T],
+) {
     let b = Blocks::new(g);
     if coef.detached {
         return b.with_positions(
             |c| [p.gamma(c) * p.invstd[c]],
-            |[gr]| {
-                let write = |n, out: &mut [MaybeUninit<T>]| scale_block(out, b.block(dy, n), gr);
-                // SAFETY: every zipped slice has the block's length, so `write` fills it.
-                unsafe { b.write_samples(write) }
-            },
+            |[gr]| b.write_samples(out, |n, block| scale_block(block, b.block(dy, n), gr)),
         );
     }
     b.with_positions(
@@ -271,11 +257,9 @@ pub(super) fn backward_dx<T: CpuFloat>(
             [p.mean[c], p.invstd[c], p.gamma(c) * p.invstd[c], a, bb]
         },
         |[mu, inv, gr, a, bb]| {
-            let write = |n, out: &mut [MaybeUninit<T>]| {
-                dx_block(out, b.block(x, n), b.block(dy, n), [mu, inv, gr, a, bb])
-            };
-            // SAFETY: every zipped slice has the block's length, so `write` fills it.
-            unsafe { b.write_samples(write) }
+            b.write_samples(out, |n, block| {
+                dx_block(block, b.block(x, n), b.block(dy, n), [mu, inv, gr, a, bb])
+            })
         },
     )
 }
@@ -315,11 +299,11 @@ multiversioned! {
 
 multiversioned! {
     /// `out = (x - mu) inv gamma + beta`, the constants `[mu, inv, gamma, beta]`.
-    fn affine_block<T: CpuFloat>(out: &mut [MaybeUninit<T>], x: &[T], c: [&[T]; 4]) {
+    fn affine_block<T: CpuFloat>(out: &mut [T], x: &[T], c: [&[T]; 4]) {
         let [mu, inv, gamma, beta] = c;
         let at = mu.iter().zip(inv).zip(gamma.iter().zip(beta));
         for ((o, &v), ((&mu, &inv), (&gamma, &beta))) in out.iter_mut().zip(x).zip(at) {
-            o.write((v - mu) * inv * gamma + beta);
+            *o = (v - mu) * inv * gamma + beta;
         }
     }
 }
@@ -339,21 +323,21 @@ multiversioned! {
 
 multiversioned! {
     /// `out = dy gr`.
-    fn scale_block<T: CpuFloat>(out: &mut [MaybeUninit<T>], dy: &[T], gr: &[T]) {
+    fn scale_block<T: CpuFloat>(out: &mut [T], dy: &[T], gr: &[T]) {
         for ((o, &d), &gr) in out.iter_mut().zip(dy).zip(gr) {
-            o.write(d * gr);
+            *o = d * gr;
         }
     }
 }
 
 multiversioned! {
     /// `out = dy gr + a + b (x - mu) inv`, the constants `[mu, inv, gr, a, b]`.
-    fn dx_block<T: CpuFloat>(out: &mut [MaybeUninit<T>], x: &[T], dy: &[T], c: [&[T]; 5]) {
+    fn dx_block<T: CpuFloat>(out: &mut [T], x: &[T], dy: &[T], c: [&[T]; 5]) {
         let [mu, inv, gr, a, b] = c;
         let at = mu.iter().zip(inv).zip(gr.iter().zip(a.iter().zip(b)));
         let values = out.iter_mut().zip(x.iter().zip(dy).zip(at));
         for (o, ((&xv, &d), ((&mu, &inv), (&gr, (&a, &b))))) in values {
-            o.write(d * gr + a + b * ((xv - mu) * inv));
+            *o = d * gr + a + b * ((xv - mu) * inv);
         }
     }
 }

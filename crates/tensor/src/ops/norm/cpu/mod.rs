@@ -18,6 +18,7 @@ mod rows;
 use super::{NormGeometry, NormGrads, NormLayout, NormOps, NormStats, StatGrad, Variance};
 use smallvec::SmallVec;
 
+use crate::cpu::pool::HostBuffer;
 use crate::cpu::{host, CpuBackend};
 use crate::dtype::CpuFloat;
 use crate::storage::{CpuStorage, Element};
@@ -33,12 +34,13 @@ fn typed<'a, T: Element>(op: &'static str, t: &'a Tensor) -> Result<&'a [T]> {
     })
 }
 
-fn tensor_of<T: Element>(v: Vec<T>, shape: impl AsRef<[usize]>) -> Tensor {
-    Tensor::from_cpu_storage(T::into_storage(v), shape)
-}
-
+/// The tensor of `shape` holding the values of `v` (exactly its number of elements).
 fn f64_tensor<T: Element>(v: impl Iterator<Item = f64>, shape: impl AsRef<[usize]>) -> Tensor {
-    tensor_of::<T>(v.map(T::of_f64).collect(), shape)
+    HostBuffer::<T>::written(shape.as_ref(), |out| {
+        for (o, v) in out.iter_mut().zip(v) {
+            *o = T::of_f64(v);
+        }
+    })
 }
 
 /// `Σ f(item)` in `f64` as eight interleaved partial sums (item `i` into sum `i mod 8`)
@@ -184,11 +186,10 @@ fn apply<T: Element>(
         shift: typed::<T>(OP, shift)?,
     };
     let x = typed::<T>(OP, x)?;
-    let y = match g.layout() {
-        NormLayout::PerChannel => channels::apply(g, x, &affine),
-        NormLayout::PerGroup { .. } => rows::apply(g, x, &affine),
-    };
-    Ok(tensor_of(y, shape))
+    Ok(HostBuffer::written(&shape, |y| match g.layout() {
+        NormLayout::PerChannel => channels::apply(g, x, &affine, y),
+        NormLayout::PerGroup { .. } => rows::apply(g, x, &affine, y),
+    }))
 }
 
 fn backward<T: Element>(
@@ -222,13 +223,15 @@ fn backward<T: Element>(
         rows::backward_sums(g, x, dy, &affine)
     };
     let coef = coefficients(g, &grad, live.as_deref(), affine.invstd, &sums);
-    let dx = if per_channel {
-        channels::backward_dx(g, x, dy, &affine, &coef)
-    } else {
-        rows::backward_dx(g, x, dy, &affine, &coef)
-    };
+    let dx = HostBuffer::written(&x_shape, |dx| {
+        if per_channel {
+            channels::backward_dx(g, x, dy, &affine, &coef, dx)
+        } else {
+            rows::backward_dx(g, x, dy, &affine, &coef, dx)
+        }
+    });
     Ok(NormGrads {
-        dx: tensor_of(dx, x_shape),
+        dx,
         dscale: f64_tensor::<T>(sums.dscale.into_iter(), &scale_shape),
         dshift: f64_tensor::<T>(sums.dshift.into_iter(), scale_shape),
     })

@@ -70,6 +70,18 @@ impl RowMap {
         f: impl Fn(usize, usize, usize, &mut [V]) + Sync + Send,
     ) -> Vec<V> {
         let mut out = vec![V::default(); self.rows * width];
+        self.write_rows_into(&mut out, width, f);
+        out
+    }
+
+    /// Writes `out` (`rows * width` values) `width` per row with `f(r, k, c, row)`.
+    fn write_rows_into<V: Send>(
+        &self,
+        out: &mut [V],
+        width: usize,
+        f: impl Fn(usize, usize, usize, &mut [V]) + Sync + Send,
+    ) {
+        assert_eq!(out.len(), self.rows * width, "the callers size the output");
         let block = |(i, chunk): (usize, &mut [V])| {
             let start = i * self.rows_per_task;
             let end = start + chunk.len() / width;
@@ -83,9 +95,8 @@ impl RowMap {
                 .enumerate()
                 .for_each(block);
         } else if !out.is_empty() {
-            block((0, &mut out[..]));
+            block((0, out));
         }
-        out
     }
 }
 
@@ -136,9 +147,9 @@ pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Sums<(f64, f
 }
 
 /// `y = (x - mean_k) invstd_k gamma_c + beta_c`.
-pub(super) fn apply<T: CpuFloat>(g: &NormGeometry, x: &[T], p: &Affine<'_, T>) -> Vec<T> {
+pub(super) fn apply<T: CpuFloat>(g: &NormGeometry, x: &[T], p: &Affine<'_, T>, out: &mut [T]) {
     let s = g.spatial();
-    RowMap::new(g).write_rows(s, |r, k, c, out: &mut [T]| {
+    RowMap::new(g).write_rows_into(out, s, |r, k, c, out: &mut [T]| {
         let (mu, inv, gamma, beta) = (p.mean[k], p.invstd[k], p.gamma(c), p.beta(c));
         for (o, &v) in out.iter_mut().zip(row(x, s, r)) {
             *o = (v - mu) * inv * gamma + beta;
@@ -189,9 +200,10 @@ pub(super) fn backward_dx<T: CpuFloat>(
     dy: &[T],
     p: &Affine<'_, T>,
     coef: &DxCoefficients<T>,
-) -> Vec<T> {
+    out: &mut [T],
+) {
     let s = g.spatial();
-    RowMap::new(g).write_rows(s, |r, k, c, out: &mut [T]| {
+    RowMap::new(g).write_rows_into(out, s, |r, k, c, out: &mut [T]| {
         let (mu, inv) = (p.mean[k], p.invstd[k]);
         let gr = p.gamma(c) * inv;
         let (a, b) = coef.ab[k];
