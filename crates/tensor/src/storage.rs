@@ -64,6 +64,11 @@ impl<T: Clone> CpuArray<T> {
     pub fn as_ptr(&self) -> *const T {
         self.0.as_ptr()
     }
+
+    /// Whether no other array shares the buffer.
+    pub fn is_unique(&self) -> bool {
+        self.0.is_unique()
+    }
 }
 
 impl<T> Deref for CpuArray<T> {
@@ -151,6 +156,13 @@ impl CpuStorage {
         match self {
             CpuStorage::F32(v) => CpuStorage::F32(v.deep_copy()),
             CpuStorage::F64(v) => CpuStorage::F64(v.deep_copy()),
+        }
+    }
+    /// Whether no other array shares the buffer.
+    pub fn is_unique(&self) -> bool {
+        match self {
+            CpuStorage::F32(v) => v.is_unique(),
+            CpuStorage::F64(v) => v.is_unique(),
         }
     }
     /// Address of the first element, as an untyped pointer (buffer identity).

@@ -244,17 +244,14 @@ impl Tensor {
                 reason: format!("expected one element, the shape is {:?}", self.shape),
             });
         }
-        // A host tensor is read in place; a GPU one copies its elements over first.
-        let first = |host: &CpuStorage| match host {
+        // Read in place (no `Vec`): a CPU tensor's storage is shared, not copied.
+        let host = self.backend().to_host(&self.storage)?;
+        let first = match host {
             CpuStorage::F64(v) => v.iter().next().copied(),
             CpuStorage::F32(v) => v.iter().next().map(|&x| f64::from(x)),
         };
-        let first = match self.storage() {
-            Storage::Cpu(host) => first(host),
-            #[allow(unreachable_patterns)] // without the `cuda` feature
-            _ => first(&self.backend().to_host(&self.storage)?),
-        };
-        first.ok_or(TensorError::InvalidShape {
+        // `ok_or_else`: the error's message is only built when there is an error.
+        first.ok_or_else(|| TensorError::InvalidShape {
             op: "to_scalar",
             reason: "the storage holds no element".to_string(),
         })

@@ -27,7 +27,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::storage::{CpuStorage, Element, Storage};
+use crate::storage::{Element, Storage};
 use crate::{DType, Dims, Tensor};
 
 /// Bytes the pool may hold unless [`set_buffer_pool_limit`] says otherwise: room for
@@ -204,8 +204,8 @@ impl<T: Element> HostBuffer<T> {
                 buffer.as_mut_slice().fill(value);
                 buffer
             }
-            // `vec![0; n]` asks the allocator for zeroed memory (no separate pass when it
-            // comes straight from the system).
+            // For zeros, `vec![0; n]` asks the allocator for zeroed memory (no separate
+            // pass when it comes straight from the system).
             None => Self::fresh(len, value),
         }
     }
@@ -273,16 +273,6 @@ macro_rules! written_like {
     };
 }
 pub(crate) use written_like;
-
-impl CpuStorage {
-    /// Whether the array's buffer is shared with no other array.
-    pub(crate) fn is_unique(&self) -> bool {
-        match self {
-            CpuStorage::F32(a) => a.as_array().is_unique(),
-            CpuStorage::F64(a) => a.as_array().is_unique(),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests;
