@@ -583,3 +583,22 @@ fn derivatives_at_the_kinks() {
     assert_eq!(d(&|v| v.clamp(Some(-0.5), None)), [0.0, 1.0, 1.0]);
     assert_eq!(d(&|v| v.clamp(None, Some(0.0))), [1.0, 1.0, 0.0]);
 }
+
+/// A NaN input: relu passes the gradient (PyTorch zeroes it only where the input is
+/// `<= 0`), leaky relu scales it by the slope, and the NaN reaches the output.
+#[test]
+fn relu_at_a_nan_passes_the_gradient() {
+    let x = Var::parameter(t64(&[f64::NAN, -1.0, 1.0], &[3]));
+    let y = x.relu().unwrap();
+    assert!(vals(&y.value())[0].is_nan());
+    y.sum_all().unwrap().backward().unwrap();
+    assert_eq!(grad(&x), [1.0, 0.0, 1.0]);
+    x.zero_grad();
+    x.leaky_relu(0.25)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(grad(&x), [0.25, 0.25, 1.0]);
+}

@@ -6,7 +6,9 @@
 //! * BatchNorm2d: only rank 1 sees the NaN. Rank 1 stops with a diagnosis at (epoch 0, batch
 //!   `AT`); rank 0 stops with `stopped_by = 1 of 2 ranks, epoch 0, batch AT` and no diagnosis.
 //! * SyncBatchNorm: the same, where rank 0 would otherwise wait in the statistics'
-//!   all-reduce of the backward pass.
+//!   all-reduce of the backward pass. Here rank 1 poisons its predictions, not its input:
+//!   a NaN input would reach rank 0 through the shared statistics of the forward pass (ReLU
+//!   propagates NaN, as in PyTorch), and both ranks would stop on their own.
 //! * Every rank poisoned: each guard stops its own rank at the same batch; nobody is blamed.
 //!
 //! Each rank prints one `outcome:` line; the launcher checks them and that the job ends
@@ -48,8 +50,18 @@ fn dataset(n: usize) -> TensorDataset {
     TensorDataset::new(x, y).unwrap()
 }
 
-/// Replaces training batch `AT`'s input with NaNs on the rank that holds it.
-struct Poison;
+/// Makes training batch `AT` non-finite on the rank that holds it: its input replaced by
+/// NaNs before the forward pass, or (`after_forward`) its predictions multiplied by NaN
+/// after it.
+struct Poison {
+    after_forward: bool,
+}
+
+impl Poison {
+    fn at_this_batch(ctx: &Ctx<'_>) -> bool {
+        ctx.state.in_train && ctx.state.iter == AT
+    }
+}
 
 impl Callback for Poison {
     fn name(&self) -> &'static str {
@@ -59,10 +71,17 @@ impl Callback for Poison {
         -30
     }
     fn begin_batch(&mut self, ctx: &mut Ctx<'_>) -> CbResult {
-        if ctx.state.in_train && ctx.state.iter == AT {
+        if !self.after_forward && Self::at_this_batch(ctx) {
             let xb = ctx.state.xb.as_ref().unwrap();
             let nan = Tensor::full(xb.shape(), f64::NAN, xb.dtype(), xb.device())?;
             ctx.state.xb = Some(nan);
+        }
+        Ok(Flow::Continue)
+    }
+    fn after_pred(&mut self, ctx: &mut Ctx<'_>) -> CbResult {
+        if self.after_forward && Self::at_this_batch(ctx) {
+            let pred = ctx.state.pred.as_ref().unwrap();
+            ctx.state.pred = Some(pred.mul_scalar(f64::NAN)?);
         }
         Ok(Flow::Continue)
     }
@@ -101,7 +120,9 @@ fn rank_program() {
         Box::new(StopVote::new(comm.clone())),
     ];
     if r == POISONED_RANK || mode == "all" {
-        cbs.push(Box::new(Poison));
+        cbs.push(Box::new(Poison {
+            after_forward: mode == "sync",
+        }));
     }
     let mut runner = Runner::with_callbacks(cbs);
     let outcome = runner.fit(3, &mut learn).unwrap();
@@ -191,8 +212,8 @@ fn a_nan_on_one_rank_stops_both_after_the_same_batch() {
 }
 
 /// With SyncBatchNorm the healthy rank would otherwise wait in the statistics' all-reduce of
-/// the backward pass. (The NaN does not reach rank 0: the first ReLU maps the poisoned conv
-/// outputs to 0 before the shared statistics, so only rank 1's guard fires.)
+/// the backward pass. (Rank 1 poisons its predictions, after the shared statistics of the
+/// forward pass: a NaN input would reach rank 0 through them.)
 #[test]
 fn a_nan_on_one_rank_with_sync_batchnorm_stops_both_after_the_same_batch() {
     assert_eq!(mpirun("sync"), one_rank_stopped());

@@ -5,7 +5,7 @@
 //! integers wherever possible so that both `f32` and `f64` results are exact and can be
 //! compared with `==`.
 
-use tensor::{DType, Device, NormLayout, StatGrad, Tensor, Variance};
+use tensor::{BinaryOp, DType, Device, NormLayout, StatGrad, Tensor, Variance};
 use test_oracles::conv::{self as oracle, ConvShape};
 
 const CPU: Device = Device::Cpu;
@@ -508,6 +508,39 @@ fn max_and_min_propagate_nan() {
     let y = t64(&[f64::NAN, 1.0], &[2]);
     assert!(y.max(&[0], false).unwrap().to_scalar().unwrap().is_nan());
     assert!(y.min(&[0], false).unwrap().to_scalar().unwrap().is_nan());
+}
+
+/// As in PyTorch: `relu(NaN)`, `leaky_relu(NaN)` and `clamp(NaN)` are NaN (a ReLU must
+/// not hide a diverged activation), and -0.0 becomes +0.0 under `relu`; the gradients at
+/// a NaN input are those of `threshold_backward` (relu: passed), `leaky_relu_backward`
+/// (scaled by the slope) and `clamp_backward` (zero).
+#[test]
+fn activations_propagate_nan_as_pytorch() {
+    let x = t64(&[f64::NAN, -0.0, -1.0, 2.0], &[4]);
+    let r = vals(&x.relu().unwrap());
+    assert!(r[0].is_nan());
+    assert_eq!(r[1..], [0.0, 0.0, 2.0]);
+    assert!(r[1].is_sign_positive());
+    assert!(vals(&x.leaky_relu(0.1).unwrap())[0].is_nan());
+    assert!(vals(&x.clamp(Some(0.0), Some(1.0)).unwrap())[0].is_nan());
+    let f = t32(&[f64::NAN, -3.0, 3.0], &[3]).relu().unwrap();
+    let f = f.to_vec::<f32>().unwrap();
+    assert!(f[0].is_nan());
+    assert_eq!(f[1..], [0.0, 3.0]);
+    let g = t64(&[2.0, 2.0, 2.0, 2.0], &[4]);
+    let grad = |op| vals(&x.binary(op, &g).unwrap());
+    assert_eq!(grad(BinaryOp::ReluGrad), [2.0, 0.0, 0.0, 2.0]);
+    assert_eq!(
+        grad(BinaryOp::LeakyReluGrad { slope: 0.5 }),
+        [1.0, 1.0, 1.0, 2.0]
+    );
+    assert_eq!(
+        grad(BinaryOp::ClampGrad {
+            min: -1.0,
+            max: 1.0
+        }),
+        [0.0, 2.0, 2.0, 0.0]
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Unary maths. Derivatives: `exp' = exp`, `ln' = 1/x`, `sqrt' = 1/(2 sqrt x)`,
 //! `rsqrt' = -rsqrt^3/2`, `recip' = -1/x^2`, `square' = 2x`, `(x^e)' = e x^(e-1)`,
-//! `relu' = [x>0]`, `leaky' = [x>0] + slope [x<=0]`, `clamp' = [min<=x<=max]`,
+//! `relu' = [x>0 or x is NaN]` (a NaN passes the gradient, as in PyTorch), `leaky' = [x>0] + slope [x<=0]`, `clamp' = [min<=x<=max]`,
 //! `(mul x + add)' = mul`, `|x|' = sign x`.
 
 use tensor::{BinaryOp, Result, UnaryOp};

@@ -25,7 +25,7 @@ template <class T> double ref_binary(int op, T a, T b, bool* approx) {
         case 10: return x <= y;
         case 11: return x > y;
         case 12: return x >= y;
-        case 13: return x > 0 ? y : 0.0;
+        case 13: return (x > 0 || std::isnan(x)) ? y : 0.0;
         case 14: return x > 0 ? y : (double)(T)((double)(T)P0 * y);
         case 15: return (x >= P0 && x <= P1) ? y : 0.0;
         default: return NAN;
@@ -44,7 +44,7 @@ template <class T> double ref_unary(int op, T v, bool* approx) {
         case 5: return (T)(1.0 / x);
         case 6: return std::fabs(x);
         case 7: return (T)(x * x);
-        case 8: return x > 0 ? x : 0.0;
+        case 8: return (x > 0 || std::isnan(x)) ? x : 0.0;
         case 9: return x > 0 ? x : (double)(T)((double)(T)P0 * x);
         case 10: return std::isnan(x) ? NAN : std::clamp(x, (double)(T)P0, (double)(T)P1);
         case 11: return (T)std::pow(x, (double)(T)P0);

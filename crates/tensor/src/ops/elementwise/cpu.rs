@@ -41,7 +41,7 @@ fn binary_apply<T: CpuFloat>(
         BinaryOp::Le => go!(move |x: T, y: T| flag(x <= y)),
         BinaryOp::Gt => go!(move |x: T, y: T| flag(x > y)),
         BinaryOp::Ge => go!(move |x: T, y: T| flag(x >= y)),
-        BinaryOp::ReluGrad => go!(move |x: T, g: T| if x > zero { g } else { zero }),
+        BinaryOp::ReluGrad => go!(move |x: T, g: T| if x.is_nan() || x > zero { g } else { zero }),
         BinaryOp::LeakyReluGrad { slope } => {
             let slope = T::of_f64(slope);
             go!(move |x: T, g: T| if x > zero { g } else { slope * g })
@@ -76,7 +76,7 @@ fn unary_apply<T: CpuFloat>(op: UnaryOp, x: &[T], out: &mut [T]) {
         UnaryOp::Recip => map!(|v| v.recip()),
         UnaryOp::Abs => map!(|v| v.abs()),
         UnaryOp::Square => map!(|v| v * v),
-        UnaryOp::Relu => map!(move |v| if v > zero { v } else { zero }),
+        UnaryOp::Relu => map!(move |v| if v.is_nan() || v > zero { v } else { zero }),
         UnaryOp::LeakyRelu { slope } => {
             let slope = T::of_f64(slope);
             map!(move |v| if v > zero { v } else { slope * v })

@@ -26,7 +26,8 @@ pub enum BinaryOp {
     Gt,
     Ge,
     /// `d relu / dx` applied to an upstream gradient: `a` is the input x, `b` the gradient:
-    /// `b` where `a > 0`, else 0.
+    /// `b` where `a > 0` or `a` is NaN, else 0 (PyTorch's `threshold_backward`, which
+    /// zeroes only where `a <= 0`).
     ReluGrad,
     /// Leaky ReLU's backward: `b` where `a > 0`, else `slope * b`.
     LeakyReluGrad {
@@ -53,7 +54,7 @@ pub enum UnaryOp {
     Recip,
     Abs,
     Square,
-    /// `max(x, 0)`.
+    /// `max(x, 0)`; NaN stays NaN (as PyTorch's `relu`).
     Relu,
     /// `x` if `x > 0` else `slope * x`.
     LeakyRelu {
@@ -182,7 +183,7 @@ impl Tensor {
     pub fn square(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Square)
     }
-    /// `max(self, 0)`.
+    /// `max(self, 0)`, with NaN propagated (PyTorch's `relu`).
     pub fn relu(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Relu)
     }
