@@ -3,8 +3,7 @@
 use rayon::prelude::*;
 
 use super::LayoutOps;
-use crate::cpu::pool::written_like;
-use crate::cpu::pool::HostBuffer;
+use crate::cpu::pool::{written_like, HostBuffer};
 use crate::cpu::{host, CpuBackend, PAR_ELEMENTS};
 use crate::dtype::CpuFloat;
 use crate::shape::{broadcast_strides, contiguous_strides, numel};
