@@ -41,7 +41,8 @@ fn binary_apply<T: CpuFloat>(
         BinaryOp::Le => go!(move |x: T, y: T| flag(x <= y)),
         BinaryOp::Gt => go!(move |x: T, y: T| flag(x > y)),
         BinaryOp::Ge => go!(move |x: T, y: T| flag(x >= y)),
-        BinaryOp::ReluGrad => go!(move |x: T, g: T| if x.is_nan() || x > zero { g } else { zero }),
+        // As PyTorch's `threshold_backward`: zero where `x <= 0`, so a NaN passes.
+        BinaryOp::ReluGrad => go!(move |x: T, g: T| if x <= zero { zero } else { g }),
         BinaryOp::LeakyReluGrad { slope } => {
             let slope = T::of_f64(slope);
             go!(move |x: T, g: T| if x > zero { g } else { slope * g })
@@ -76,7 +77,8 @@ fn unary_apply<T: CpuFloat>(op: UnaryOp, x: &[T], out: &mut [T]) {
         UnaryOp::Recip => map!(|v| v.recip()),
         UnaryOp::Abs => map!(|v| v.abs()),
         UnaryOp::Square => map!(|v| v * v),
-        UnaryOp::Relu => map!(move |v| if v.is_nan() || v > zero { v } else { zero }),
+        // `x <= 0` is false for NaN, which therefore stays NaN (as PyTorch's `relu`).
+        UnaryOp::Relu => map!(move |v| if v <= zero { zero } else { v }),
         UnaryOp::LeakyRelu { slope } => {
             let slope = T::of_f64(slope);
             map!(move |v| if v > zero { v } else { slope * v })

@@ -54,7 +54,7 @@ __device__ __forceinline__ T binary_apply(int op, T a, T b, double p0, double p1
         case B_LE: return flag<T>(a <= b);
         case B_GT: return flag<T>(a > b);
         case B_GE: return flag<T>(a >= b);
-        case B_RELU_GRAD: return (a > T(0) || a != a) ? b : T(0);
+        case B_RELU_GRAD: return a <= T(0) ? T(0) : b;  // NaN passes, as in PyTorch
         case B_LEAKY_RELU_GRAD: return a > T(0) ? b : (T)p0 * b;
         case B_CLAMP_GRAD: {
             const double x = (double)a;
@@ -75,7 +75,7 @@ __device__ __forceinline__ T unary_apply(int op, T x, double p0, double p1) {
         case U_RECIP: return T(1) / x;
         case U_ABS: return t_abs(x);
         case U_SQUARE: return x * x;
-        case U_RELU: return (x > T(0) || x != x) ? x : T(0);
+        case U_RELU: return x <= T(0) ? T(0) : x;  // NaN stays NaN
         case U_LEAKY_RELU: return x > T(0) ? x : (T)p0 * x;
         case U_CLAMP: {
             const T lo = (T)p0;
