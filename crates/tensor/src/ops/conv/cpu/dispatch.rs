@@ -4,11 +4,12 @@ use super::dense::{dense_backward_input_chunk, dense_backward_weight_chunk, dens
 use super::direct::{backward_input_direct, backward_weight_direct_chunk, forward_direct};
 use super::gemm::{backward_input_chunk, backward_weight_chunk, forward_chunk};
 use super::lowering::add_bias;
-use super::pixel::forward_pixels;
+use super::pixel::{forward_pixels, PhasePlanes};
+use super::pixel_weight::{backward_weight_pixels_chunk, fill_steps, steps_len};
 use super::plan::{
     for_each_chunk, with_pixel_and_tap_offsets, with_window_offsets, Plan, MAX_WEIGHT_GROUPS,
 };
-use super::scratch::{with_scratch, CALL_SCRATCH};
+use super::scratch::{with_scratch, CALL_SCRATCH, TABLE_SCRATCH};
 use super::simd::Simd;
 use super::weight::{expand_weight, with_weight, WeightLayout};
 use crate::dtype::CpuFloat;
@@ -32,8 +33,9 @@ pub(super) enum Engine {
     Gemm,
     /// Direct kernels with lanes over channels (`direct.rs`), wherever they apply.
     ChannelLanes,
-    /// Direct kernels with lanes over pixels (`pixel.rs`) for the forward pass, wherever
-    /// they apply; the other passes use the GEMM.
+    /// Direct kernels with lanes over pixels for the forward pass (`pixel.rs`) and, with
+    /// AVX-512F, the weight gradient (`pixel_weight.rs`), wherever they apply; the input
+    /// gradient uses the GEMM.
     PixelLanes,
 }
 
@@ -76,6 +78,18 @@ pub(super) fn use_pixels<T: CpuFloat>(p: &Plan, channels: usize, row: usize) -> 
             && p.nb * p.spatial >= DIRECT_MIN_PIXELS
     };
     Simd::detect().filter(|&s| applies && worth_it(s))
+}
+
+/// Whether a weight-gradient call uses the pixel-lane kernel (`pixel_weight.rs`): it
+/// applies when the call is not dense and the CPU has AVX-512F; it pays off where the
+/// pixel-lane forward pass does (few output channels, rows of at least half a vector).
+pub(super) fn use_pixel_weight<T: CpuFloat>(p: &Plan, g: &Conv2dGeometry) -> Option<Simd> {
+    let applies = |s: Simd| !p.dense && s.avx512();
+    #[cfg(test)]
+    if let Some(force) = FORCE_ENGINE.with(|c| c.get()) {
+        return Simd::detect().filter(|&s| force == Engine::PixelLanes && applies(s));
+    }
+    use_pixels::<T>(p, g.c_out, g.w_out).filter(|&s| applies(s))
 }
 
 /// Convolution forward pass: overwrites `y` (`[batch, c_out, h_out, w_out]`) with
@@ -218,9 +232,11 @@ pub fn backward_weight<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], x: &[T], gw: &
     };
     let in_len = g.c_in * g.h_in * g.w_in;
     let out_len = g.c_out * p.spatial;
+    let pixels = use_pixel_weight::<T>(&p, g);
     let direct = use_direct(&p, g.c_out, |_| p.nb * p.spatial >= DIRECT_MIN_CHUNK_PIXELS);
     let nr = direct.map_or(1, |s| s.lanes_for::<T>(g.c_out));
-    with_pixel_and_tap_offsets(g, &p, |offsets, tap_offs| {
+    let pixel_lanes = pixels.map(|s| s.vector_lanes::<T>());
+    with_weight_tables(g, &p, pixel_lanes, |offsets, tap_offs| {
         // Group `gi` owns chunks [gi·chunks/groups, (gi+1)·chunks/groups) and sums them in
         // order into its own partial.
         let run_group = |gi: usize, partial: &mut [T]| {
@@ -232,6 +248,10 @@ pub fn backward_weight<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], x: &[T], gw: &
                 let gyc = &gy[b0 * out_len..][..nb * out_len];
                 if p.dense {
                     dense_backward_weight_chunk(g, &p, gyc, xc, partial, nb);
+                } else if let Some(simd) = pixels {
+                    let first = n == 0;
+                    let tables = (tap_offs, offsets);
+                    backward_weight_pixels_chunk(g, &p, simd, gyc, xc, tables, partial, first);
                 } else if let Some(simd) = direct {
                     let tables = (offsets, tap_offs);
                     let first = n == 0;
@@ -272,4 +292,26 @@ pub fn backward_weight<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], x: &[T], gw: &
             }
         });
     });
+}
+
+/// Runs `f(pixels, taps)` with the offset tables of a weight-gradient call: for the
+/// pixel-lane kernel with `lanes` lanes its step table ([`fill_steps`]) and the phase-plane
+/// tap offsets ([`PhasePlanes::tap_offsets`]), else the window corners and tap offsets of
+/// [`with_pixel_and_tap_offsets`].
+fn with_weight_tables<R>(
+    g: &Conv2dGeometry,
+    p: &Plan,
+    pixel_lanes: Option<usize>,
+    f: impl FnOnce(&[usize], &[usize]) -> R,
+) -> R {
+    let Some(lanes) = pixel_lanes else {
+        return with_pixel_and_tap_offsets(g, p, f);
+    };
+    let steps = steps_len(g, p.nb, lanes);
+    with_scratch::<usize, R>(&TABLE_SCRATCH, steps + p.k_eff, |table| {
+        let (steps, taps) = table.split_at_mut(steps);
+        fill_steps(g, p, lanes, steps);
+        PhasePlanes::new(g, p).tap_offsets(g, p, taps);
+        f(steps, taps)
+    })
 }

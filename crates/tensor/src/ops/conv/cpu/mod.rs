@@ -27,7 +27,10 @@
 //!   gathers activations straight from a zero-padded copy of the input (`dispatch.rs` decides
 //!   when; measured per pass and layer on the lesson's shapes). Its lanes run over channels;
 //!   a forward pass with few output channels (the 1→8 first layer) instead runs lanes over
-//!   consecutive output pixels of stride-phase planes (`pixel.rs`), same sums, same bits. All
+//!   consecutive output pixels of stride-phase planes (`pixel.rs`), same sums, same bits,
+//!   and so does its weight gradient where AVX-512F is present (`pixel_weight.rs`: lanes
+//!   along output rows of the output gradient and the phase planes, no transposed copy;
+//!   same terms, summed per lane then across lanes). All
 //!   other calls (other CPUs, small calls, fewer than 4 channels on the vector side, the
 //!   dense case) use the im2col + GEMM engine the rest of this list describes, built on the
 //!   crate's `CpuFloat::gemm` (matrixmultiply). The tests run both engines against the same
@@ -76,7 +79,9 @@
 //! * `gemm.rs`, `dense.rs`: the im2col + GEMM engine, and its im2col-free dense case;
 //! * `simd.rs`, `direct.rs`: the SIMD micro-kernels and the channel-lane direct engine;
 //! * `pixel.rs`: the pixel-lane direct engine (forward pass of layers with few output
-//!   channels, on the pixel-lane micro-kernel in `simd.rs`);
+//!   channels, on the pixel-lane micro-kernel in `simd.rs`) and the stride-phase planes it
+//!   reads, kept in a zero-bordered buffer so only input elements are written;
+//! * `pixel_weight.rs`: the pixel-lane weight gradient (its own AVX-512 micro-kernel);
 //! * `phases.rs`: the stride's phase classes of the input gradient;
 //! * `bias.rs`: the bias gradient; `backend.rs`: `ConvOps` for `CpuBackend`.
 
@@ -100,6 +105,7 @@ mod gemm;
 mod lowering;
 mod phases;
 mod pixel;
+mod pixel_weight;
 mod plan;
 mod scratch;
 mod simd;

@@ -17,19 +17,72 @@ thread_local! {
     pub(super) static CALL_SCRATCH: Slots = const { RefCell::new(Vec::new()) };
     /// Index tables held by the calling thread for a whole call.
     pub(super) static TABLE_SCRATCH: Slots = const { RefCell::new(Vec::new()) };
-    /// Zero-bordered padded inputs, one per plane shape (see [`PaddedPlanes`]).
+    /// Zero-bordered buffers (padded inputs, stride-phase planes), one per layout (see
+    /// [`with_bordered`]).
     pub(super) static PAD_SCRATCH: Slots = const { RefCell::new(Vec::new()) };
 }
 
-/// A thread-local buffer of zero-padded planes of one shape, whose borders are known to be
-/// zero: only interiors are ever written, so reusing it needs no re-zeroing.
-pub(super) struct PaddedPlanes<T> {
-    shape: PadShape,
+/// A thread-local buffer laid out by `key` whose border elements (those no writer for that
+/// key ever touches) are known to be zero: only interiors are ever written, so reusing it
+/// needs no re-zeroing.
+struct Bordered<K, T> {
+    key: K,
     buf: Vec<T>,
 }
 
-/// Padded-plane buffers kept per thread (one per recently used plane shape).
+/// Bordered buffers kept per thread (one per recently used layout).
 pub(super) const MAX_PADDED_SHAPES: usize = 16;
+
+/// Runs `f` on the first `len` elements of the thread-local bordered buffer for `key`
+/// after `write` has filled their interiors. `write` must never write an element that is
+/// a border in the layout `key` describes, so borders stay zero (as new elements start);
+/// interior elements it does not write (past the samples of this call) hold whatever an
+/// earlier call left there.
+pub(super) fn with_bordered<T: CpuFloat, K: Copy + PartialEq + 'static, R>(
+    key: K,
+    len: usize,
+    write: impl FnOnce(&mut [T]),
+    f: impl FnOnce(&[T]) -> R,
+) -> R {
+    let mut parts = Some((write, f));
+    let mut run = |buf: &mut [T]| {
+        let (write, f) = parts
+            .take()
+            .expect("bordered-buffer closures already consumed");
+        write(buf);
+        f(buf)
+    };
+    let out = PAD_SCRATCH.with(|cell| {
+        let mut slots = cell.try_borrow_mut().ok()?;
+        let found = slots.iter().position(|s| {
+            s.downcast_ref::<Bordered<K, T>>()
+                .is_some_and(|b| b.key == key)
+        });
+        let idx = match found {
+            Some(i) => i,
+            None => {
+                if slots.len() >= MAX_PADDED_SHAPES {
+                    slots.remove(0);
+                }
+                slots.push(Box::new(Bordered::<K, T> {
+                    key,
+                    buf: Vec::new(),
+                }));
+                slots.len() - 1
+            }
+        };
+        let bordered = slots[idx].downcast_mut::<Bordered<K, T>>()?;
+        if bordered.buf.len() < len {
+            // New elements are zeros, so their borders are too.
+            bordered.buf.resize(len, T::zero());
+        }
+        Some(run(&mut bordered.buf[..len]))
+    });
+    match out {
+        Some(r) => r,
+        None => run(&mut vec![T::zero(); len]),
+    }
+}
 
 /// Runs `f` on the planes of `x` copied into zero-bordered planes of `shape` (reusing a
 /// thread-local buffer whose borders are already zero).
@@ -40,42 +93,7 @@ pub(super) fn with_padded<T: CpuFloat, R>(
 ) -> R {
     let planes = x.len() / (shape.h * shape.w).max(1);
     let padded = planes * shape.hp * shape.wp;
-    let mut f = Some(f);
-    let mut run = |xp: &mut [T]| {
-        pad_planes(shape, x, xp);
-        let f = f.take().expect("padded-planes closure already consumed");
-        f(xp)
-    };
-    let out = PAD_SCRATCH.with(|cell| {
-        let mut slots = cell.try_borrow_mut().ok()?;
-        let found = slots.iter().position(|s| {
-            s.downcast_ref::<PaddedPlanes<T>>()
-                .is_some_and(|b| b.shape == *shape)
-        });
-        let idx = match found {
-            Some(i) => i,
-            None => {
-                if slots.len() >= MAX_PADDED_SHAPES {
-                    slots.remove(0);
-                }
-                slots.push(Box::new(PaddedPlanes::<T> {
-                    shape: *shape,
-                    buf: Vec::new(),
-                }));
-                slots.len() - 1
-            }
-        };
-        let planes = slots[idx].downcast_mut::<PaddedPlanes<T>>()?;
-        if planes.buf.len() < padded {
-            // New planes are all zeros, so their borders are too.
-            planes.buf.resize(padded, T::zero());
-        }
-        Some(run(&mut planes.buf[..padded]))
-    });
-    match out {
-        Some(r) => r,
-        None => run(&mut vec![T::zero(); padded]),
-    }
+    with_bordered(*shape, padded, |xp| pad_planes(shape, x, xp), f)
 }
 
 /// Runs `f` with the padded planes of the chunk `x` (`x` itself when there is no padding)

@@ -238,7 +238,7 @@ simd_block_pair!(
 /// The element types the micro-kernels exist for.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Float {
+pub(super) enum Float {
     F32,
     F64,
 }
@@ -246,7 +246,7 @@ enum Float {
 #[cfg(target_arch = "x86_64")]
 impl Float {
     /// `T` as a kernel element type (checked through `TypeId`), if it is one.
-    fn of<T: 'static>() -> Option<Float> {
+    pub(super) fn of<T: 'static>() -> Option<Float> {
         use std::any::TypeId;
         let t = TypeId::of::<T>();
         if t == TypeId::of::<f32>() {
@@ -469,6 +469,11 @@ pixel_block!(
 );
 
 impl Simd {
+    /// Whether AVX-512F was detected (512-bit vectors, masked loads, 32 vector registers).
+    pub(super) fn avx512(self) -> bool {
+        self.avx512
+    }
+
     /// Lanes of one full SIMD vector of `T` on this CPU (512 bits with AVX-512F, else 256).
     pub(super) fn vector_lanes<T>(self) -> usize {
         let bytes = if self.avx512 { 64 } else { 32 };
