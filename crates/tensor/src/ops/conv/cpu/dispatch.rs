@@ -4,7 +4,9 @@ use super::dense::{dense_backward_input_chunk, dense_backward_weight_chunk, dens
 use super::direct::{backward_input_direct, backward_weight_direct_chunk, forward_direct};
 use super::gemm::{backward_input_chunk, backward_weight_chunk, forward_chunk};
 use super::lowering::add_bias;
+use super::phases::Phases;
 use super::pixel::{forward_pixels, PhasePlanes};
+use super::pixel_input::backward_input_pixels;
 use super::pixel_weight::{backward_weight_pixels_chunk, fill_steps, steps_len};
 use super::plan::{
     for_each_chunk, with_pixel_and_tap_offsets, with_window_offsets, Plan, MAX_WEIGHT_GROUPS,
@@ -34,8 +36,8 @@ pub(super) enum Engine {
     /// Direct kernels with lanes over channels (`direct.rs`), wherever they apply.
     ChannelLanes,
     /// Direct kernels with lanes over pixels for the forward pass (`pixel.rs`) and, with
-    /// AVX-512F, the weight gradient (`pixel_weight.rs`), wherever they apply; the input
-    /// gradient uses the GEMM.
+    /// AVX-512F, the input gradient (`pixel_input.rs`) and the weight gradient
+    /// (`pixel_weight.rs`), wherever they apply; elsewhere the GEMM.
     PixelLanes,
 }
 
@@ -90,6 +92,26 @@ pub(super) fn use_pixel_weight<T: CpuFloat>(p: &Plan, g: &Conv2dGeometry) -> Opt
         return Simd::detect().filter(|&s| force == Engine::PixelLanes && applies(s));
     }
     use_pixels::<T>(p, g.c_out, g.w_out).filter(|&s| applies(s))
+}
+
+/// Whether an input-gradient call uses the pixel-lane kernel (`pixel_input.rs`): it
+/// applies when the call is not dense and the CPU has AVX-512F; it pays off when the input
+/// channels fill at most half a 512-bit vector and a padded output-gradient row at least
+/// half a vector. (On AVX2 alone it measured slower than the GEMM: the scatter to
+/// stride-`s` places costs as much as the arithmetic there.)
+pub(super) fn use_pixel_input<T: CpuFloat>(p: &Plan, g: &Conv2dGeometry) -> Option<Simd> {
+    let applies = |s: Simd| !p.dense && s.avx512();
+    #[cfg(test)]
+    if let Some(force) = FORCE_ENGINE.with(|c| c.get()) {
+        return Simd::detect().filter(|&s| force == Engine::PixelLanes && applies(s));
+    }
+    let worth_it = |s: Simd| {
+        let row = Phases::new(g).shape.wp;
+        g.c_in <= s.lanes_for::<T>(1)
+            && 2 * row >= s.vector_lanes::<T>()
+            && g.batch * p.spatial >= DIRECT_MIN_PIXELS
+    };
+    Simd::detect().filter(|&s| applies(s) && worth_it(s))
 }
 
 /// Convolution forward pass: overwrites `y` (`[batch, c_out, h_out, w_out]`) with
@@ -177,6 +199,10 @@ pub fn backward_input<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], w: &[T], gx: &m
             let gyc = &gy[ci * p.nb * out_len..][..nb * out_len];
             dense_backward_input_chunk(g, &p, gyc, w, gxc, nb);
         });
+        return;
+    }
+    if let Some(simd) = use_pixel_input::<T>(&p, g) {
+        backward_input_pixels(g, &p, simd, gy, w, gx);
         return;
     }
     // Input channels are the lanes here; blocks of one 256-bit vector or less measured

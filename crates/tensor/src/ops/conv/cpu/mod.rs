@@ -30,7 +30,10 @@
 //!   consecutive output pixels of stride-phase planes (`pixel.rs`), same sums, same bits,
 //!   and so does its weight gradient where AVX-512F is present (`pixel_weight.rs`: lanes
 //!   along output rows of the output gradient and the phase planes, no transposed copy;
-//!   same terms, summed per lane then across lanes). All
+//!   same terms, summed per lane then across lanes). With AVX-512F an input gradient with
+//!   few input channels (the 8→16 layer) runs lanes along the padded output gradient's
+//!   rows per stride-phase class and interleaves the results back (`pixel_input.rs`, same
+//!   bits as channel lanes). All
 //!   other calls (other CPUs, small calls, fewer than 4 channels on the vector side, the
 //!   dense case) use the im2col + GEMM engine the rest of this list describes, built on the
 //!   crate's `CpuFloat::gemm` (matrixmultiply). The tests run both engines against the same
@@ -81,6 +84,7 @@
 //! * `pixel.rs`: the pixel-lane direct engine (forward pass of layers with few output
 //!   channels, on the pixel-lane micro-kernel in `simd.rs`) and the stride-phase planes it
 //!   reads, kept in a zero-bordered buffer so only input elements are written;
+//! * `pixel_input.rs`: the pixel-lane input gradient (per phase class, AVX-512F only);
 //! * `pixel_weight.rs`: the pixel-lane weight gradient (its own AVX-512 micro-kernel);
 //! * `phases.rs`: the stride's phase classes of the input gradient;
 //! * `bias.rs`: the bias gradient; `backend.rs`: `ConvOps` for `CpuBackend`.
@@ -105,6 +109,7 @@ mod gemm;
 mod lowering;
 mod phases;
 mod pixel;
+mod pixel_input;
 mod pixel_weight;
 mod plan;
 mod scratch;

@@ -13,10 +13,11 @@
 //! Each output sums the same terms in the same order as the channel-lane engine
 //! (`direct.rs`), one fused multiply-add each, so the two give identical bits.
 //!
-//! The input gradient on the same kernel (per phase class, positions along the padded
-//! output gradient's rows, results scattered to stride-`s` places) was built and measured
-//! slower than the GEMM path for the 8→16 layer on a 2-core AVX2 machine (2.7-3.1 ms
-//! against 2.0-2.6 ms at bs 512): the scatter costs as much as the arithmetic. Not kept.
+//! The input gradient runs on the same micro-kernel in `pixel_input.rs`, with AVX-512F
+//! only: on a 2-core AVX2 machine it measured slower than the GEMM path for the 8→16 layer
+//! (2.7-3.1 ms against 2.0-2.6 ms at bs 512, the scatter to stride-`s` places costing as
+//! much as the arithmetic); with AVX-512F and a permute-based interleave it is about twice
+//! as fast as the GEMM path there.
 
 use super::lowering::PadShape;
 use super::plan::{for_each_chunk, Plan};

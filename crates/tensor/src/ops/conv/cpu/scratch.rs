@@ -91,9 +91,20 @@ pub(super) fn with_padded<T: CpuFloat, R>(
     x: &[T],
     f: impl FnOnce(&[T]) -> R,
 ) -> R {
+    with_padded_tail(shape, x, 0, f)
+}
+
+/// [`with_padded`], followed by `tail` further elements that only reads whose results are
+/// dropped may touch: they hold zeros or whatever an earlier call left there.
+pub(super) fn with_padded_tail<T: CpuFloat, R>(
+    shape: &PadShape,
+    x: &[T],
+    tail: usize,
+    f: impl FnOnce(&[T]) -> R,
+) -> R {
     let planes = x.len() / (shape.h * shape.w).max(1);
     let padded = planes * shape.hp * shape.wp;
-    with_bordered(*shape, padded, |xp| pad_planes(shape, x, xp), f)
+    with_bordered(*shape, padded + tail, |xp| pad_planes(shape, x, xp), f)
 }
 
 /// Runs `f` with the padded planes of the chunk `x` (`x` itself when there is no padding)

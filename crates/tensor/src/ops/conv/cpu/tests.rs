@@ -427,5 +427,20 @@ fn pixel_and_channel_lanes_give_the_same_bits() {
         let (channels, pixels) = (run(Engine::ChannelLanes), run(Engine::PixelLanes));
         assert!(channels.iter().all(|v| v.is_finite()), "{g:?}");
         assert_eq!(channels, pixels, "forward {g:?}");
+        // The input gradient: channel lanes need 4 input channels, pixel lanes AVX-512F.
+        if g.c_in < 4 || !Simd::detect().is_some_and(|s| s.avx512()) {
+            continue;
+        }
+        let gy: Vec<f32> = to(&values(g.output_len(), 24));
+        let run = |engine| {
+            on_path(Some(engine), || {
+                let mut gx = vec![f32::NAN; g.input_len()];
+                backward_input(&g, &gy, &w, &mut gx);
+                gx
+            })
+        };
+        let (channels, pixels) = (run(Engine::ChannelLanes), run(Engine::PixelLanes));
+        assert!(channels.iter().all(|v| v.is_finite()), "{g:?}");
+        assert_eq!(channels, pixels, "backward_input {g:?}");
     }
 }
