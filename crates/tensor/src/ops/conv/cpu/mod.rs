@@ -86,6 +86,8 @@
 //!   reads, kept in a zero-bordered buffer so only input elements are written;
 //! * `pixel_input.rs`: the pixel-lane input gradient (per phase class, AVX-512F only);
 //! * `pixel_weight.rs`: the pixel-lane weight gradient (its own AVX-512 micro-kernel);
+//! * `rows.rs`: the short row moves of the pixel-lane engines (interleave, every second
+//!   element, copy plus a constant), masked AVX-512F kernels;
 //! * `phases.rs`: the stride's phase classes of the input gradient;
 //! * `bias.rs`: the bias gradient; `backend.rs`: `ConvOps` for `CpuBackend`.
 
@@ -112,6 +114,7 @@ mod pixel;
 mod pixel_input;
 mod pixel_weight;
 mod plan;
+mod rows;
 mod scratch;
 mod simd;
 mod weight;

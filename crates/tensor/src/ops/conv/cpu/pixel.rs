@@ -21,6 +21,7 @@
 
 use super::lowering::PadShape;
 use super::plan::{for_each_chunk, Plan};
+use super::rows::{copy_plus, every_second};
 use super::scratch::{with_bordered, with_scratch, CALL_SCRATCH, CHUNK_SCRATCH, TABLE_SCRATCH};
 use super::simd::{PixelGather, Simd, PR};
 use crate::dtype::CpuFloat;
@@ -134,9 +135,7 @@ pub(super) fn forward_pixels<T: CpuFloat>(
                             {
                                 let bias = bias.map_or(T::zero(), |b| b[co]);
                                 for (yr, tr) in yp.chunks_exact_mut(g.w_out).zip(tp.chunks(wq)) {
-                                    for (d, &v) in yr.iter_mut().zip(tr) {
-                                        *d = v + bias;
-                                    }
+                                    copy_plus(simd, tr, bias, yr);
                                 }
                             }
                         }
@@ -182,6 +181,7 @@ fn split_phases<T: CpuFloat>(g: &Conv2dGeometry, planes: &PhasePlanes, x: &[T], 
     let (s, pad) = (g.stride, g.padding);
     let (hq, wq) = (planes.hq, planes.wq);
     let plane = g.h_in * g.w_in;
+    let simd = Simd::detect();
     // Phase β's columns j with s·j + β − p inside [0, w_in) form [lo, hi), as do phase α's
     // rows.
     let inside = |phase: usize, n: usize, len: usize| {
@@ -204,8 +204,13 @@ fn split_phases<T: CpuFloat>(g: &Conv2dGeometry, planes: &PhasePlanes, x: &[T], 
                 for i in ri.clone() {
                     let srow = &src[(s * i + a - pad) * g.w_in..][..g.w_in];
                     let drow = &mut cols[i * wq..][cj.clone()];
-                    for (d, &v) in drow.iter_mut().zip(srow[first..].iter().step_by(s)) {
-                        *d = v;
+                    match simd {
+                        Some(simd) if s == 2 => every_second(simd, &srow[first..], drow),
+                        _ => {
+                            for (d, &v) in drow.iter_mut().zip(srow[first..].iter().step_by(s)) {
+                                *d = v;
+                            }
+                        }
                     }
                 }
             }

@@ -21,9 +21,8 @@ use smallvec::SmallVec;
 
 use super::phases::Phases;
 use super::plan::{for_each_chunk, Plan};
+use super::rows::interleave;
 use super::scratch::{with_padded_tail, with_scratch, CALL_SCRATCH, CHUNK_SCRATCH, TABLE_SCRATCH};
-#[cfg(target_arch = "x86_64")]
-use super::simd::Float;
 use super::simd::{PixelGather, Simd, PR};
 use crate::dtype::CpuFloat;
 use crate::ops::conv::Conv2dGeometry;
@@ -219,92 +218,3 @@ fn write_sample<T: CpuFloat>(
         }
     }
 }
-
-/// `out[2j] = even[j]`, `out[2j + 1] = odd[j]`: `even` holds `⌈len/2⌉` values, `odd`
-/// `⌊len/2⌋`. With AVX-512F one two-source permute per output vector.
-fn interleave<T: CpuFloat>(simd: Simd, even: &[T], odd: &[T], out: &mut [T]) {
-    assert!(
-        even.len() == out.len().div_ceil(2) && odd.len() == out.len() / 2,
-        "conv interleave: row lengths"
-    );
-    #[cfg(target_arch = "x86_64")]
-    if simd.avx512() {
-        let (e, o, n) = (even.as_ptr(), odd.as_ptr(), out.len());
-        // SAFETY: AVX-512F is present; `T` is the kernel's element type (checked through
-        // `TypeId`), and the assert gives the lengths the kernel's masks read and write.
-        unsafe {
-            match Float::of::<T>() {
-                Some(Float::F32) => {
-                    return interleave_f32(e.cast(), o.cast(), out.as_mut_ptr().cast(), n)
-                }
-                Some(Float::F64) => {
-                    return interleave_f64(e.cast(), o.cast(), out.as_mut_ptr().cast(), n)
-                }
-                None => {}
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = simd;
-    for ((pair, &e), &o) in out.chunks_exact_mut(2).zip(even).zip(odd) {
-        pair[0] = e;
-        pair[1] = o;
-    }
-    if out.len() % 2 == 1 {
-        out[out.len() - 1] = even[even.len() - 1];
-    }
-}
-
-/// Defines the AVX-512F interleave of [`interleave`] for one element type: per output
-/// vector of `LANES` positions, masked loads of `LANES/2` values from each source and one
-/// `permutex2var` that alternates them.
-///
-/// The generated function is `unsafe`: the CPU must have AVX-512F, `even` must hold
-/// `⌈n/2⌉` values, `odd` `⌊n/2⌋` and `out` `n`.
-#[cfg(target_arch = "x86_64")]
-macro_rules! interleave_kernel {
-    ($name:ident, $t:ty, $lanes:literal, $mask:ty, $index:expr, $load:ident, $permute:ident, $store:ident) => {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn $name(even: *const $t, odd: *const $t, out: *mut $t, n: usize) {
-            use std::arch::x86_64::*;
-            let half = $lanes / 2;
-            let mask = |k: usize| -> $mask { ((1u32 << k.min($lanes)) - 1) as $mask };
-            // SAFETY: the caller upholds the contract stated on `interleave_kernel!`; every
-            // load and store is masked to the elements that exist.
-            unsafe {
-                let index = $index;
-                let mut done = 0;
-                while done < n {
-                    let left = n - done;
-                    let (ne, no) = (left.div_ceil(2).min(half), (left / 2).min(half));
-                    let e = $load(mask(ne), even.add(done / 2).cast());
-                    let o = $load(mask(no), odd.add(done / 2).cast());
-                    $store(out.add(done).cast(), mask(left), $permute(e, index, o));
-                    done += $lanes;
-                }
-            }
-        }
-    };
-}
-#[cfg(target_arch = "x86_64")]
-interleave_kernel!(
-    interleave_f32,
-    f32,
-    16,
-    __mmask16,
-    _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
-    _mm512_maskz_loadu_ps,
-    _mm512_permutex2var_ps,
-    _mm512_mask_storeu_ps
-);
-#[cfg(target_arch = "x86_64")]
-interleave_kernel!(
-    interleave_f64,
-    f64,
-    8,
-    __mmask8,
-    _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11),
-    _mm512_maskz_loadu_pd,
-    _mm512_permutex2var_pd,
-    _mm512_mask_storeu_pd
-);
