@@ -1,5 +1,5 @@
-//! The generated `impl ::layers::Module`: structural methods from the fields, `forward` and
-//! `describe` handed to the user's `impl ::layers::Forward`.
+//! The generated `impl ::layers::Module`: structural methods from the fields, `forward`,
+//! `describe` and `forward_after_relu` handed to the user's `impl ::layers::Forward`.
 //!
 //! Each field is handed to a helper trait of `layers` (`TensorField` for parameters and
 //! buffers, `ChildField` for children) with the call spanned on the field's type, so a
@@ -60,6 +60,13 @@ pub(crate) fn expand(def: &ModuleDef) -> TokenStream {
 
             fn describe(&self) -> ::std::string::String {
                 <Self as ::layers::Forward>::describe(self)
+            }
+
+            fn forward_after_relu(
+                &self,
+                z: &#private::Var,
+            ) -> ::core::option::Option<#private::Result<#private::Var>> {
+                <Self as ::layers::Forward>::forward_after_relu(self, z)
             }
 
             #parameters

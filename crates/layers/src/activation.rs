@@ -43,6 +43,11 @@ impl GeneralRelu {
         GeneralRelu::default()
     }
 
+    /// True for plain ReLU: no leak, no shift, no clamp.
+    pub fn is_plain_relu(&self) -> bool {
+        self.leak.is_none() && self.sub.is_none() && self.maxv.is_none()
+    }
+
     /// The negative slope, if leaky.
     pub fn leak(&self) -> Option<f64> {
         self.leak

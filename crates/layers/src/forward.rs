@@ -54,4 +54,14 @@ pub trait Forward: Module {
     fn describe(&self) -> String {
         self.type_name().to_string()
     }
+
+    /// `forward(relu(z))` computed from the pre-activation `z` without materialising
+    /// `relu(z)`, for a module that has such a fused form (the norms: statistics, normalise
+    /// and the ReLU's gradient mask in the same passes); `None`, the default, when it has
+    /// none. [`Sequential`](crate::Sequential) calls it for a plain ReLU followed by this
+    /// module; the result must equal `forward(&z.relu()?)`, bit for bit.
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        let _ = z;
+        None
+    }
 }

@@ -110,6 +110,14 @@ pub trait Module: AsAny {
         self.type_name().to_string()
     }
 
+    /// The forward pass applied to `relu(z)`, fused, where the module has such a form
+    /// (see [`Forward::forward_after_relu`](crate::Forward::forward_after_relu)); `None`
+    /// otherwise. Hooks do not run (the caller fuses only modules without hooks).
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        let _ = z;
+        None
+    }
+
     /// Whether the buffer `name` (a local name, as listed by [`Module::local_buffers`]) holds
     /// an integer that checkpoints store as `int64`. Values stay floats in memory; only the
     /// file encoding changes, so that PyTorch reads the tensor with its own dtype.

@@ -1,11 +1,18 @@
 //! [`Sequential`]: a chain of modules, `y = f_k(... f_1(f_0(x)))`, each child run through
 //! [`Module::call`] so its hooks fire. Children are named `"0"`, `"1"`, ... so parameter
 //! names follow PyTorch's `nn.Sequential` (`0.2.running_mean`).
+//!
+//! **ReLU fusion.** A plain ReLU ([`GeneralRelu::relu`]) followed by a module with a fused
+//! form ([`Module::forward_after_relu`], the norms) runs as that one fused call on the
+//! ReLU's input, when neither of the two has a hook: the same values and gradients, bit
+//! for bit, without materialising `relu(z)` or running the ReLU's backward as a pass of
+//! its own (the lesson's `conv, ReLU, norm` layers). With a hook on either, both run as
+//! written, so every hook sees what it would without fusion.
 
 use autograd::Var;
 use tensor::Result;
 
-use crate::{Forward, Module, ModuleCore};
+use crate::{Forward, GeneralRelu, Module, ModuleCore};
 
 /// Modules applied in order. An empty `Sequential` is the identity.
 #[derive(Default, Module)]
@@ -84,16 +91,96 @@ impl Sequential {
     }
 }
 
+impl Sequential {
+    /// `layers[i + 1](relu(z))` as one fused call, when `layers[i]` is a plain ReLU,
+    /// `layers[i + 1]` has a fused form, and neither has a hook (see the module docs).
+    fn fused_relu_pair(&self, i: usize, z: &Var) -> Option<Result<Var>> {
+        let (relu, next) = (self.layers.get(i)?, self.layers.get(i + 1)?);
+        let plain = relu
+            .as_any()
+            .downcast_ref::<GeneralRelu>()
+            .is_some_and(GeneralRelu::is_plain_relu);
+        if !plain || !relu.hooks().is_empty() || !next.hooks().is_empty() {
+            return None;
+        }
+        next.forward_after_relu(z)
+    }
+}
+
 impl Forward for Sequential {
     fn forward(&self, x: &Var) -> Result<Var> {
         let mut y = x.clone();
-        for layer in &self.layers {
-            y = layer.call(&y)?;
+        let mut i = 0;
+        while i < self.layers.len() {
+            if let Some(fused) = self.fused_relu_pair(i, &y) {
+                y = fused?;
+                i += 2;
+            } else {
+                y = self.layers[i].call(&y)?;
+                i += 1;
+            }
         }
         Ok(y)
     }
 
     fn describe(&self) -> String {
         format!("Sequential({} layers)", self.layers.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use autograd::Var;
+    use tensor::{Device, Result, Tensor};
+
+    use crate::{Forward, GeneralRelu, Module, ModuleCore, Sequential};
+
+    /// `x + 1`, with a fused form `relu(z) + 100` that counts its calls, so a test sees
+    /// which path ran.
+    #[derive(Default, Module)]
+    struct Marker {
+        fused_calls: Rc<Cell<usize>>,
+        core: ModuleCore,
+    }
+
+    impl Forward for Marker {
+        fn forward(&self, x: &Var) -> Result<Var> {
+            x.add_scalar(1.0)
+        }
+        fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+            self.fused_calls.set(self.fused_calls.get() + 1);
+            Some(z.relu().and_then(|r| r.add_scalar(100.0)))
+        }
+    }
+
+    fn run(seq: &Sequential) -> Vec<f64> {
+        let x = Var::constant(Tensor::from_slice(&[-2.0, 3.0], &[2], Device::Cpu).unwrap());
+        seq.call(&x).unwrap().value().to_vec_f64().unwrap()
+    }
+
+    #[test]
+    fn a_plain_relu_before_a_fusable_module_runs_fused_unless_hooked() {
+        let calls = Rc::new(Cell::new(0));
+        let marker = || Marker {
+            fused_calls: Rc::clone(&calls),
+            ..Marker::default()
+        };
+        let seq = Sequential::new().with(GeneralRelu::relu()).with(marker());
+        assert_eq!(run(&seq), [100.0, 103.0]);
+        assert_eq!(calls.get(), 1);
+        // A leaky ReLU has no fused form; neither does a hooked pair.
+        let leaky = GeneralRelu::new(Some(0.5), None, None).unwrap();
+        let seq2 = Sequential::new().with(leaky).with(marker());
+        assert_eq!(run(&seq2), [0.0, 4.0]);
+        let _hook = seq.get(1).unwrap().hooks().register(|_| Ok(()));
+        assert_eq!(run(&seq), [1.0, 4.0]);
+        assert_eq!(calls.get(), 1);
+        // The marker first, then a trailing ReLU: nothing to fuse.
+        let seq3 = Sequential::new().with(marker()).with(GeneralRelu::relu());
+        assert_eq!(run(&seq3), [0.0, 4.0]);
+        assert_eq!(calls.get(), 1);
     }
 }

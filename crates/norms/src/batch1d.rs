@@ -15,7 +15,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::Result;
+use tensor::{NormInput, Result};
 
 use crate::config::{check_channels, check_input, filled};
 use crate::torch_core::{batch_norm, Running};
@@ -147,8 +147,9 @@ impl BatchNorm1d {
 
 torch_norm_accessors!(BatchNorm1d);
 
-impl Forward for BatchNorm1d {
-    fn forward(&self, x: &Var) -> Result<Var> {
+impl BatchNorm1d {
+    /// The forward pass of `x`, or of `relu(x)` with a ReLU `input`.
+    fn forward_input(&self, x: &Var, input: NormInput) -> Result<Var> {
         let shape = check_input(Self::NAME, x, Some(self.channels))?;
         if shape.len() > 3 {
             return Err(NormError::UnsupportedRank {
@@ -166,12 +167,22 @@ impl Forward for BatchNorm1d {
         let affine = (self.weight.as_ref(), self.bias.as_ref());
         batch_norm(
             Self::NAME,
-            x,
+            (x, input),
             affine,
             running,
             &self.options,
             self.is_training(),
         )
+    }
+}
+
+impl Forward for BatchNorm1d {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        self.forward_input(x, NormInput::Identity)
+    }
+
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        Some(self.forward_input(z, NormInput::Relu))
     }
 
     fn describe(&self) -> String {

@@ -18,7 +18,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::Result;
+use tensor::{NormInput, Result};
 
 use crate::batch1d::{slots, torch_norm_accessors};
 use crate::config::{check_channels, check_input};
@@ -90,10 +90,15 @@ impl BatchNorm2d {
     /// The forward pass with explicit scale and shift (the module's own in
     /// [`Module::forward`]); updates the running buffers in training mode.
     pub fn forward_with(&self, x: &Var, weight: &Var, bias: &Var) -> Result<Var> {
-        self.forward_affine(x, (Some(weight), Some(bias)))
+        self.forward_affine((x, NormInput::Identity), (Some(weight), Some(bias)))
     }
 
-    fn forward_affine(&self, x: &Var, affine: (Option<&Var>, Option<&Var>)) -> Result<Var> {
+    /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
+    fn forward_affine(
+        &self,
+        (x, input): (&Var, NormInput),
+        affine: (Option<&Var>, Option<&Var>),
+    ) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
         let running = Running::of(
             &self.running_mean,
@@ -102,7 +107,7 @@ impl BatchNorm2d {
         );
         batch_norm(
             Self::NAME,
-            x,
+            (x, input),
             affine,
             running,
             &self.options,
@@ -115,7 +120,13 @@ torch_norm_accessors!(BatchNorm2d);
 
 impl Forward for BatchNorm2d {
     fn forward(&self, x: &Var) -> Result<Var> {
-        self.forward_affine(x, (self.weight.as_ref(), self.bias.as_ref()))
+        let affine = (self.weight.as_ref(), self.bias.as_ref());
+        self.forward_affine((x, NormInput::Identity), affine)
+    }
+
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        let affine = (self.weight.as_ref(), self.bias.as_ref());
+        Some(self.forward_affine((z, NormInput::Relu), affine))
     }
 
     fn describe(&self) -> String {

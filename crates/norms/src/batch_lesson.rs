@@ -12,7 +12,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormLayout, Result, Variance};
+use tensor::{NormInput, NormLayout, NormPlan, Result, Variance};
 
 use crate::config::{channel_shape, check_channels, check_input, filled, lesson_param_shape};
 use crate::fused::{normalize_batch, normalize_with, StatFlow};
@@ -91,18 +91,20 @@ impl BatchNorm {
     /// The forward pass with explicit scale and shift (the module's own in
     /// [`Module::forward`]); updates the running buffers in training mode.
     pub fn forward_with(&self, x: &Var, mults: &Var, adds: &Var) -> Result<Var> {
+        self.forward_input((x, NormInput::Identity), mults, adds)
+    }
+
+    /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
+    fn forward_input(&self, (x, input): (&Var, NormInput), mults: &Var, adds: &Var) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
+        let layout = NormPlan {
+            layout: NormLayout::PerChannel,
+            input,
+        };
         let NormConfig { eps, momentum } = self.config;
         if self.is_training() {
-            let (y, stats) = normalize_batch(
-                x,
-                mults,
-                adds,
-                NormLayout::PerChannel,
-                Variance::Unbiased,
-                eps,
-                false,
-            )?;
+            let (y, stats) =
+                normalize_batch(x, mults, adds, layout, Variance::Unbiased, eps, false)?;
             let shape = channel_shape(self.channels);
             self.means
                 .update_value(|t| t.lerp_(&stats.mean.reshape(&shape)?, momentum))?;
@@ -112,15 +114,7 @@ impl BatchNorm {
         } else {
             let invstd = self.vars.value().add_scalar(eps)?.rsqrt()?;
             let flow = StatFlow::Detached;
-            normalize_with(
-                x,
-                mults,
-                adds,
-                NormLayout::PerChannel,
-                &self.means.value(),
-                &invstd,
-                flow,
-            )
+            normalize_with(x, mults, adds, layout, &self.means.value(), &invstd, flow)
         }
     }
 }
@@ -128,6 +122,9 @@ impl BatchNorm {
 impl Forward for BatchNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.mults, &self.adds)
+    }
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        Some(self.forward_input((z, NormInput::Relu), &self.mults, &self.adds))
     }
     fn describe(&self) -> String {
         format!(

@@ -2,11 +2,14 @@
 //! kernel, the backward pass its hand-derived adjoint ([`tensor::Tensor::norm_backward`],
 //! whose module documentation gives the maths), with inputs `[x, scale, shift]`.
 //!
-//! `y = (x - mean) invstd scale + shift` per statistic group (see [`NormLayout`]); the
-//! gradient reaching `x` through the statistics is chosen by [`StatFlow`].
+//! `y = (x - mean) invstd scale + shift` per statistic group (see [`NormLayout`](tensor::NormLayout)); the
+//! gradient reaching `x` through the statistics is chosen by [`StatFlow`]. A [`NormPlan`]
+//! with a ReLU input ([`NormLayout::after_relu`](tensor::NormLayout::after_relu)) normalises `relu(x)` instead and returns
+//! the gradient of `x` through the ReLU too, from the same passes (the layers' fused
+//! `forward_after_relu`).
 
 use autograd::Var;
-use tensor::{NormLayout, NormStats, Result, StatGrad, Tensor, Variance};
+use tensor::{NormInput, NormPlan, NormStats, Result, StatGrad, Tensor, Variance};
 
 /// How the input gradient flows through the statistics of a fused normalisation.
 #[derive(Clone, Debug)]
@@ -39,12 +42,12 @@ impl StatFlow {
 }
 
 /// Records `y` (computed from `x` with `mean` and `invstd`) as one node with inputs
-/// `[x, scale, shift]`.
+/// `[x, scale, shift]`, named `names.0` (`names.1` with a ReLU input).
 fn record(
-    name: &'static str,
+    names: (&'static str, &'static str),
     y: Tensor,
     (x, scale, shift): (&Var, &Var, &Var),
-    layout: NormLayout,
+    plan: NormPlan,
     (mean, invstd): (Tensor, Tensor),
     flow: StatFlow,
 ) -> Var {
@@ -55,8 +58,12 @@ fn record(
         scale.requires_grad(),
         shift.requires_grad(),
     ];
+    let name = match plan.input {
+        NormInput::Identity => names.0,
+        NormInput::Relu => names.1,
+    };
     Var::from_fn(y, &[x, scale, shift], name, move |dy| {
-        let g = xv.norm_backward(dy, layout, &mean, &invstd, &sv, flow.as_stat_grad())?;
+        let g = xv.norm_backward(dy, plan, &mean, &invstd, &sv, flow.as_stat_grad())?;
         Ok(vec![
             need[0].then_some(g.dx),
             need[1].then_some(g.dscale),
@@ -68,49 +75,47 @@ fn record(
 /// Normalises `x` by its own statistics (`variance` kind, `eps` inside the root) and
 /// applies `scale`/`shift` (one value per channel, or one in all); the input gradient flows
 /// through the statistics when `through_stats`. Returns the output and the statistics.
+/// `plan` is a [`NormLayout`](tensor::NormLayout), or one [`after_relu`](tensor::NormLayout::after_relu).
 pub fn normalize_batch(
     x: &Var,
     scale: &Var,
     shift: &Var,
-    layout: NormLayout,
+    plan: impl Into<NormPlan>,
     variance: Variance,
     eps: f64,
     through_stats: bool,
 ) -> Result<(Var, NormStats)> {
+    let plan = plan.into();
     let out = x
         .value()
-        .norm_forward(layout, &scale.value(), &shift.value(), variance, eps)?;
+        .norm_forward(plan, &scale.value(), &shift.value(), variance, eps)?;
     let flow = if through_stats {
         StatFlow::Batch(variance)
     } else {
         StatFlow::Detached
     };
     let stats = (out.stats.mean.clone(), out.stats.invstd.clone());
-    let y = record("norm_batch", out.y, (x, scale, shift), layout, stats, flow);
+    let names = ("norm_batch", "relu_norm_batch");
+    let y = record(names, out.y, (x, scale, shift), plan, stats, flow);
     Ok((y, out.stats))
 }
 
 /// Normalises `x` with given statistics (one value per statistic group each), gradient
-/// through them as `flow` says.
+/// through them as `flow` says; `plan` as for [`normalize_batch`].
 pub fn normalize_with(
     x: &Var,
     scale: &Var,
     shift: &Var,
-    layout: NormLayout,
+    plan: impl Into<NormPlan>,
     mean: &Tensor,
     invstd: &Tensor,
     flow: StatFlow,
 ) -> Result<Var> {
+    let plan = plan.into();
     let y = x
         .value()
-        .norm_apply(layout, mean, invstd, &scale.value(), &shift.value())?;
+        .norm_apply(plan, mean, invstd, &scale.value(), &shift.value())?;
     let stats = (mean.clone(), invstd.clone());
-    Ok(record(
-        "norm_with_stats",
-        y,
-        (x, scale, shift),
-        layout,
-        stats,
-        flow,
-    ))
+    let names = ("norm_with_stats", "relu_norm_with_stats");
+    Ok(record(names, y, (x, scale, shift), plan, stats, flow))
 }

@@ -13,7 +13,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormLayout, Result, Variance};
+use tensor::{NormInput, NormLayout, NormPlan, Result, Variance};
 
 use crate::config::{check_channels, check_eps, check_input, filled};
 use crate::fused::normalize_batch;
@@ -108,9 +108,22 @@ impl GroupNorm {
     /// The forward pass with explicit scale and shift (the module's own in
     /// [`Module::forward`]).
     pub fn forward_with(&self, x: &Var, weight: &Var, bias: &Var) -> Result<Var> {
+        self.forward_input((x, NormInput::Identity), weight, bias)
+    }
+
+    /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
+    fn forward_input(
+        &self,
+        (x, input): (&Var, NormInput),
+        weight: &Var,
+        bias: &Var,
+    ) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
-        let layout = NormLayout::PerGroup {
-            groups: self.groups,
+        let layout = NormPlan {
+            layout: NormLayout::PerGroup {
+                groups: self.groups,
+            },
+            input,
         };
         Ok(normalize_batch(x, weight, bias, layout, Variance::Biased, self.eps, true)?.0)
     }
@@ -120,6 +133,10 @@ impl Forward for GroupNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         let (w, b) = scale_shift(x, self.weight.as_ref(), self.bias.as_ref())?;
         self.forward_with(x, &w, &b)
+    }
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        let affine = scale_shift(z, self.weight.as_ref(), self.bias.as_ref());
+        Some(affine.and_then(|(w, b)| self.forward_input((z, NormInput::Relu), &w, &b)))
     }
     fn describe(&self) -> String {
         let affine = if self.weight.is_some() {

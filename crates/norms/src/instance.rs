@@ -11,7 +11,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormLayout, Result, Variance};
+use tensor::{NormInput, NormLayout, NormPlan, Result, Variance};
 
 use crate::config::{check_channels, check_eps, check_input, filled, lesson_param_shape};
 use crate::fused::normalize_batch;
@@ -74,9 +74,17 @@ impl InstanceNorm {
     /// The forward pass with explicit scale and shift (the module's own in
     /// [`Module::forward`]).
     pub fn forward_with(&self, x: &Var, mults: &Var, adds: &Var) -> Result<Var> {
+        self.forward_input((x, NormInput::Identity), mults, adds)
+    }
+
+    /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
+    fn forward_input(&self, (x, input): (&Var, NormInput), mults: &Var, adds: &Var) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
-        let layout = NormLayout::PerGroup {
-            groups: self.channels,
+        let layout = NormPlan {
+            layout: NormLayout::PerGroup {
+                groups: self.channels,
+            },
+            input,
         };
         Ok(normalize_batch(x, mults, adds, layout, Variance::Unbiased, self.eps, true)?.0)
     }
@@ -85,6 +93,9 @@ impl InstanceNorm {
 impl Forward for InstanceNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.mults, &self.adds)
+    }
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        Some(self.forward_input((z, NormInput::Relu), &self.mults, &self.adds))
     }
     fn describe(&self) -> String {
         format!("InstanceNorm({}, eps={})", self.channels, self.eps)

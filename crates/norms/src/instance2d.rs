@@ -16,7 +16,7 @@
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
 
-use tensor::Result;
+use tensor::{NormInput, Result};
 
 use crate::batch1d::{slots, torch_norm_accessors};
 use crate::config::{check_channels, check_input};
@@ -76,8 +76,9 @@ impl InstanceNorm2d {
 
 torch_norm_accessors!(InstanceNorm2d);
 
-impl Forward for InstanceNorm2d {
-    fn forward(&self, x: &Var) -> Result<Var> {
+impl InstanceNorm2d {
+    /// The forward pass of `x`, or of `relu(x)` with a ReLU `input`.
+    fn forward_input(&self, x: &Var, input: NormInput) -> Result<Var> {
         let shape = check_input(Self::NAME, x, Some(self.channels))?;
         if shape.len() != 4 {
             return Err(NormError::UnsupportedRank {
@@ -95,12 +96,22 @@ impl Forward for InstanceNorm2d {
         let affine = (self.weight.as_ref(), self.bias.as_ref());
         instance_norm(
             Self::NAME,
-            x,
+            (x, input),
             affine,
             running,
             &self.options,
             self.is_training(),
         )
+    }
+}
+
+impl Forward for InstanceNorm2d {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        self.forward_input(x, NormInput::Identity)
+    }
+
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        Some(self.forward_input(z, NormInput::Relu))
     }
 
     fn describe(&self) -> String {

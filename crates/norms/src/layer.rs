@@ -12,7 +12,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormLayout, Result, Variance};
+use tensor::{NormInput, NormLayout, NormPlan, Result, Variance};
 
 use crate::config::{check_eps, check_input, filled};
 use crate::fused::normalize_batch;
@@ -68,8 +68,16 @@ impl LayerNorm {
     /// The forward pass with explicit scale and shift (the module's own in
     /// [`Module::forward`]).
     pub fn forward_with(&self, x: &Var, mult: &Var, add: &Var) -> Result<Var> {
+        self.forward_input((x, NormInput::Identity), mult, add)
+    }
+
+    /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
+    fn forward_input(&self, (x, input): (&Var, NormInput), mult: &Var, add: &Var) -> Result<Var> {
         check_input(Self::NAME, x, None)?;
-        let layout = NormLayout::PerGroup { groups: 1 };
+        let layout = NormPlan {
+            layout: NormLayout::PerGroup { groups: 1 },
+            input,
+        };
         Ok(normalize_batch(x, mult, add, layout, Variance::Unbiased, self.eps, true)?.0)
     }
 }
@@ -77,6 +85,9 @@ impl LayerNorm {
 impl Forward for LayerNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.mult, &self.add)
+    }
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        Some(self.forward_input((z, NormInput::Relu), &self.mult, &self.add))
     }
     fn describe(&self) -> String {
         format!("LayerNorm(eps={})", self.eps)

@@ -5,7 +5,7 @@
 //! those kernels runs these layers.
 
 use autograd::Var;
-use tensor::{NormLayout, Result, Tensor, Variance};
+use tensor::{NormInput, NormLayout, NormPlan, Result, Tensor, Variance};
 
 use crate::fused::{normalize_batch, normalize_with, StatFlow};
 use crate::{BatchNormOptions, NormError};
@@ -74,9 +74,10 @@ fn running_invstd(var: &Var, eps: f64) -> Result<Tensor> {
 /// batch statistics (biased variance, gradient through them) in training or when the layer
 /// has no buffers, which training then updates with the unbiased variance; the running
 /// statistics (constants) otherwise. Batch statistics need more than one value per channel.
+/// With a ReLU `input`, `x` is the pre-activation and `relu(x)` is normalised.
 pub(crate) fn batch_norm(
     name: &'static str,
-    x: &Var,
+    (x, input): (&Var, NormInput),
     (weight, bias): (Option<&Var>, Option<&Var>),
     running: Option<Running<'_>>,
     opts: &BatchNormOptions,
@@ -84,7 +85,10 @@ pub(crate) fn batch_norm(
 ) -> Result<Var> {
     let shape = x.dims();
     let (scale, shift) = scale_shift(x, weight, bias)?;
-    let layout = NormLayout::PerChannel;
+    let layout = NormPlan {
+        layout: NormLayout::PerChannel,
+        input,
+    };
     match running {
         Some(r) if !training => {
             let invstd = running_invstd(r.var, opts.eps)?;
@@ -121,10 +125,11 @@ pub(crate) fn batch_norm(
 /// training or without buffers; training then updates the running statistics with the
 /// batch means of the per-instance mean and unbiased variance (with `momentum=None`
 /// PyTorch passes momentum 0: the buffers never change, the count stays). Eval with
-/// buffers normalises every sample with the running statistics.
+/// buffers normalises every sample with the running statistics. `input` as for
+/// [`batch_norm`].
 pub(crate) fn instance_norm(
     name: &'static str,
-    x: &Var,
+    (x, input): (&Var, NormInput),
     (weight, bias): (Option<&Var>, Option<&Var>),
     running: Option<Running<'_>>,
     opts: &BatchNormOptions,
@@ -136,7 +141,10 @@ pub(crate) fn instance_norm(
         Some(r) if !training => {
             let invstd = running_invstd(r.var, opts.eps)?;
             let mean = r.mean.value();
-            let layout = NormLayout::PerChannel;
+            let layout = NormPlan {
+                layout: NormLayout::PerChannel,
+                input,
+            };
             normalize_with(
                 x,
                 &scale,
@@ -152,7 +160,10 @@ pub(crate) fn instance_norm(
             if s < 2 {
                 return Err(NormError::TooFewValues { norm: name, shape }.into());
             }
-            let layout = NormLayout::PerGroup { groups: shape[1] };
+            let layout = NormPlan {
+                layout: NormLayout::PerGroup { groups: shape[1] },
+                input,
+            };
             let (y, stats) =
                 normalize_batch(x, &scale, &shift, layout, Variance::Biased, opts.eps, true)?;
             if let (Some(r), true, Some(m)) = (running, training, opts.momentum) {

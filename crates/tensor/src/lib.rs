@@ -50,7 +50,8 @@ pub use ops::conv::Conv2dGeometry;
 pub use ops::elementwise::{BinaryOp, UnaryOp};
 pub use ops::matmul::MatmulDims;
 pub use ops::norm::{
-    NormForward, NormGeometry, NormGrads, NormLayout, NormStats, StatGrad, Variance,
+    NormForward, NormGeometry, NormGrads, NormInput, NormLayout, NormPlan, NormStats, StatGrad,
+    Variance,
 };
 pub use ops::reduce::ReduceOp;
 pub use prerequisite::{Prerequisite, Unmet};

@@ -25,7 +25,7 @@ pub mod stats;
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormLayout, Result, Tensor};
+use tensor::{NormInput, NormLayout, NormPlan, Result, Tensor};
 
 pub use inference::InferenceFactors;
 
@@ -153,10 +153,10 @@ impl RunningBatchNorm {
     }
 
     /// The training update of every buffer from the batch `x`; returns `mom1`.
-    fn update_stats(&self, x: &Tensor) -> Result<f64> {
+    fn update_stats(&self, x: &Tensor, layout: NormPlan) -> Result<f64> {
         let (bs, nc) = (x.shape()[0], x.shape()[1]);
         let mom1 = self.batch_momentum(bs)?;
-        let (s, ss) = x.norm_power_sums(NormLayout::PerChannel)?;
+        let (s, ss) = x.norm_power_sums(layout)?;
         let shape = channel_shape(self.channels);
         let c = (x.numel() / nc) as f64;
         self.sums
@@ -207,9 +207,18 @@ impl RunningBatchNorm {
     /// The forward pass with explicit scale and shift (the module's own in
     /// [`Module::forward`]); in training mode it first updates the buffers from `x`.
     pub fn forward_with(&self, x: &Var, mults: &Var, adds: &Var) -> Result<Var> {
+        self.forward_input((x, NormInput::Identity), mults, adds)
+    }
+
+    /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
+    fn forward_input(&self, (x, input): (&Var, NormInput), mults: &Var, adds: &Var) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
+        let layout = NormPlan {
+            layout: NormLayout::PerChannel,
+            input,
+        };
         let mom1 = if self.is_training() {
-            Some(self.update_stats(&x.value())?)
+            Some(self.update_stats(&x.value(), layout)?)
         } else {
             None
         };
@@ -223,21 +232,16 @@ impl RunningBatchNorm {
             },
             None => StatFlow::Detached,
         };
-        normalize_with(
-            x,
-            mults,
-            adds,
-            NormLayout::PerChannel,
-            &st.mean,
-            &st.invstd,
-            flow,
-        )
+        normalize_with(x, mults, adds, layout, &st.mean, &st.invstd, flow)
     }
 }
 
 impl Forward for RunningBatchNorm {
     fn forward(&self, x: &Var) -> Result<Var> {
         self.forward_with(x, &self.mults, &self.adds)
+    }
+    fn forward_after_relu(&self, z: &Var) -> Option<Result<Var>> {
+        Some(self.forward_input((z, NormInput::Relu), &self.mults, &self.adds))
     }
     fn describe(&self) -> String {
         format!(

@@ -1,6 +1,6 @@
 //! The public `Tensor` methods of the normalisation family: validate, then dispatch once.
 
-use super::{NormForward, NormGeometry, NormGrads, NormLayout, NormStats, StatGrad, Variance};
+use super::{NormForward, NormGeometry, NormGrads, NormPlan, NormStats, StatGrad, Variance};
 use crate::{Result, Tensor, TensorError};
 
 fn check_eps(op: &'static str, eps: f64) -> Result<()> {
@@ -66,18 +66,18 @@ impl Tensor {
     /// (`[N, C, ...]`), shaped `[C]` or `[N, G]`.
     pub fn norm_stats(
         &self,
-        layout: NormLayout,
+        plan: impl Into<NormPlan>,
         variance: Variance,
         eps: f64,
     ) -> Result<NormStats> {
-        let g = NormGeometry::new("norm_stats", self.shape(), layout)?;
+        let g = NormGeometry::new("norm_stats", self.shape(), plan)?;
         check_eps("norm_stats", eps)?;
         self.backend().norm_stats(&g, self, variance, eps)
     }
 
     /// `(sum x, sum x^2)` over every statistic group of `self`, shaped `[C]` or `[N, G]`.
-    pub fn norm_power_sums(&self, layout: NormLayout) -> Result<(Tensor, Tensor)> {
-        let g = NormGeometry::new("norm_power_sums", self.shape(), layout)?;
+    pub fn norm_power_sums(&self, plan: impl Into<NormPlan>) -> Result<(Tensor, Tensor)> {
+        let g = NormGeometry::new("norm_power_sums", self.shape(), plan)?;
         self.backend().norm_power_sums(&g, self)
     }
 
@@ -85,14 +85,14 @@ impl Tensor {
     /// with one value per group) and a per-channel or one-element affine.
     pub fn norm_apply(
         &self,
-        layout: NormLayout,
+        plan: impl Into<NormPlan>,
         mean: &Tensor,
         invstd: &Tensor,
         scale: &Tensor,
         shift: &Tensor,
     ) -> Result<Tensor> {
         const OP: &str = "norm_apply";
-        let g = NormGeometry::new(OP, self.shape(), layout)?;
+        let g = NormGeometry::new(OP, self.shape(), plan)?;
         check_per_group(OP, &g, self, mean, "mean")?;
         check_per_group(OP, &g, self, invstd, "invstd")?;
         check_affine(OP, &g, self, scale, shift)?;
@@ -104,14 +104,14 @@ impl Tensor {
     /// a normalisation by the batch's own statistics.
     pub fn norm_forward(
         &self,
-        layout: NormLayout,
+        plan: impl Into<NormPlan>,
         scale: &Tensor,
         shift: &Tensor,
         variance: Variance,
         eps: f64,
     ) -> Result<NormForward> {
         const OP: &str = "norm_forward";
-        let g = NormGeometry::new(OP, self.shape(), layout)?;
+        let g = NormGeometry::new(OP, self.shape(), plan)?;
         check_eps(OP, eps)?;
         check_affine(OP, &g, self, scale, shift)?;
         let backend = self.backend();
@@ -125,14 +125,14 @@ impl Tensor {
     pub fn norm_backward(
         &self,
         dy: &Tensor,
-        layout: NormLayout,
+        plan: impl Into<NormPlan>,
         mean: &Tensor,
         invstd: &Tensor,
         scale: &Tensor,
         grad: StatGrad<'_>,
     ) -> Result<NormGrads> {
         const OP: &str = "norm_backward";
-        let g = NormGeometry::new(OP, self.shape(), layout)?;
+        let g = NormGeometry::new(OP, self.shape(), plan)?;
         self.check_same_shape(OP, dy)?;
         check_per_group(OP, &g, self, mean, "mean")?;
         check_per_group(OP, &g, self, invstd, "invstd")?;

@@ -11,13 +11,19 @@
 //!
 //! Every sum is in `f64`; all intermediate buffers are allocated from the stream-ordered
 //! pool; nothing waits for the GPU.
+//!
+//! A ReLU input ([`NormInput::Relu`]) is composed here from the elementwise `relu` (and
+//! `ReluGrad` for the input gradient) and the identity-input kernels: the same values as
+//! the CPU's fused loops, without their saving of a pass.
 
-use super::{NormGeometry, NormGrads, NormLayout, NormOps, NormStats, StatGrad, Variance};
+use super::{
+    NormGeometry, NormGrads, NormInput, NormLayout, NormOps, NormStats, StatGrad, Variance,
+};
 use crate::cuda::{
     elementwise_config, i64_of, rows_config, slice_ptr, Arg, CudaBackend, Family, KernelSource,
 };
 use crate::storage::Storage;
-use crate::{DType, Result, Tensor};
+use crate::{BinaryOp, DType, Result, Tensor};
 
 pub(crate) static KERNELS: KernelSource = KernelSource {
     family: Family::Norm,
@@ -115,6 +121,9 @@ impl NormOps for CudaBackend {
         variance: Variance,
         eps: f64,
     ) -> Result<NormStats> {
+        if g.input() == NormInput::Relu {
+            return self.norm_stats(&g.with_identity_input(), &x.relu()?, variance, eps);
+        }
         let sx = self.storage_of("norm_stats", x)?;
         let dtype = sx.dtype();
         let (sp, ps, pq) = self.partial_sums(g, dtype, sx.ptr(), false)?;
@@ -166,6 +175,9 @@ impl NormOps for CudaBackend {
     }
 
     fn norm_power_sums(&self, g: &NormGeometry, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        if g.input() == NormInput::Relu {
+            return self.norm_power_sums(&g.with_identity_input(), &x.relu()?);
+        }
         let sx = self.storage_of("norm_power_sums", x)?;
         let dtype = sx.dtype();
         let (sp, ps, pq) = self.partial_sums(g, dtype, sx.ptr(), true)?;
@@ -203,6 +215,10 @@ impl NormOps for CudaBackend {
         shift: &Tensor,
     ) -> Result<Tensor> {
         const OP: &str = "norm_apply";
+        if g.input() == NormInput::Relu {
+            let plain = g.with_identity_input();
+            return self.norm_apply(&plain, &x.relu()?, mean, invstd, scale, shift);
+        }
         let sx = self.storage_of(OP, x)?;
         let (_, sm) = self.pair_of(OP, x, mean)?;
         let (_, si) = self.pair_of(OP, x, invstd)?;
@@ -240,6 +256,13 @@ impl NormOps for CudaBackend {
         grad: StatGrad<'_>,
     ) -> Result<NormGrads> {
         const OP: &str = "norm_backward";
+        if g.input() == NormInput::Relu {
+            let plain = g.with_identity_input();
+            let mut grads =
+                self.norm_backward(&plain, &x.relu()?, dy, mean, invstd, scale, grad)?;
+            grads.dx = x.binary(BinaryOp::ReluGrad, &grads.dx)?;
+            return Ok(grads);
+        }
         let (sx, sdy) = self.pair_of(OP, x, dy)?;
         let (_, sm) = self.pair_of(OP, x, mean)?;
         let (_, si) = self.pair_of(OP, x, invstd)?;

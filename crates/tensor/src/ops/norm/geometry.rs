@@ -1,24 +1,26 @@
 //! [`NormGeometry`]: an input shape read as `N * C` rows of `S` elements, and which rows
-//! form each statistic group.
+//! form each statistic group, with what is normalised (the input or its ReLU).
 
 use smallvec::{smallvec, SmallVec};
 
-use super::NormLayout;
+use super::{NormInput, NormLayout, NormPlan};
 use crate::{Result, TensorError};
 
-/// A validated normalisation input shape `[N, C, spatial...]` under a [`NormLayout`].
+/// A validated normalisation input shape `[N, C, spatial...]` under a [`NormPlan`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NormGeometry {
     batch: usize,
     channels: usize,
     spatial: usize,
     layout: NormLayout,
+    input: NormInput,
 }
 
 impl NormGeometry {
     /// Checks that `shape` has rank `>= 2` and no empty dimension, and that the groups of
     /// `layout` divide the channels.
-    pub fn new(op: &'static str, shape: &[usize], layout: NormLayout) -> Result<Self> {
+    pub fn new(op: &'static str, shape: &[usize], plan: impl Into<NormPlan>) -> Result<Self> {
+        let NormPlan { layout, input } = plan.into();
         if shape.len() < 2 {
             return Err(TensorError::InvalidShape {
                 op,
@@ -42,6 +44,7 @@ impl NormGeometry {
             channels,
             spatial: shape[2..].iter().product(),
             layout,
+            input,
         })
     }
 
@@ -63,6 +66,20 @@ impl NormGeometry {
     /// The grouping.
     pub fn layout(&self) -> NormLayout {
         self.layout
+    }
+
+    /// What is normalised: the input, or its ReLU.
+    pub fn input(&self) -> NormInput {
+        self.input
+    }
+
+    /// This geometry normalising the input as it is (for a backend that composes the
+    /// ReLU-input form from `relu` and the identity-input kernels).
+    pub fn with_identity_input(&self) -> Self {
+        NormGeometry {
+            input: NormInput::Identity,
+            ..*self
+        }
     }
 
     /// Number of rows, `N * C`.

@@ -45,12 +45,24 @@
 //!     the `mu` terms cancel: `A = -share r Sg`, `B = -share r Sgx` (0 where clamped).
 //!     (On a first step the running statistics are the batch's own, `share = 1/m`, and this
 //!     is the `Batch(Biased)` gradient wherever no variance is clamped.)
+//!
+//! # Input
+//!
+//! A [`NormPlan`] says what is normalised: the input `x` itself ([`NormInput::Identity`])
+//! or its ReLU ([`NormInput::Relu`]), `x_i := relu(z_i) = [z_i > 0] z_i` (NaN kept), read
+//! from the pre-activation `z` without materialising it: everything above holds with `x`
+//! replaced by `relu(z)`, and the backward returns `dz_i = [z_i > 0 or z_i is NaN] dx_i`
+//! (the ReLU's derivative as [`crate::BinaryOp::ReluGrad`] gives it). The results are the
+//! bits of `relu` followed by the identity-input kernel; the fused form saves the pass
+//! that writes `relu(z)` and the one that masks the gradient.
 
 mod api;
 mod cpu;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda;
 mod geometry;
+#[cfg(test)]
+mod relu_input_tests;
 #[cfg(test)]
 mod tests;
 
@@ -68,6 +80,84 @@ pub enum NormLayout {
         /// Number of channel blocks; must divide the channel count.
         groups: usize,
     },
+}
+
+/// What a normalisation reads from its input tensor (see the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum NormInput {
+    /// The input is normalised as it is.
+    #[default]
+    Identity,
+    /// The input is a pre-activation `z`; `relu(z)` is normalised and the input gradient is
+    /// `dz = [z > 0 or z is NaN] dx`.
+    Relu,
+}
+
+impl NormInput {
+    /// The value normalised for the stored element `v`: `v`, or `relu(v)` (NaN kept).
+    #[inline(always)]
+    pub(crate) fn value<T: crate::CpuFloat>(self, v: T) -> T {
+        match self {
+            NormInput::Identity => v,
+            NormInput::Relu => relu(v),
+        }
+    }
+
+    /// The gradient reaching the stored element `v` from the gradient `g` of its
+    /// normalised value: `g`, or `[v > 0 or v is NaN] g`.
+    #[inline(always)]
+    pub(crate) fn gradient<T: crate::CpuFloat>(self, v: T, g: T) -> T {
+        match self {
+            NormInput::Identity => g,
+            NormInput::Relu => {
+                if v <= T::zero() {
+                    T::zero()
+                } else {
+                    g
+                }
+            }
+        }
+    }
+}
+
+/// `max(v, 0)` with NaN kept, the bits of the elementwise `relu`.
+#[inline(always)]
+fn relu<T: crate::CpuFloat>(v: T) -> T {
+    if v <= T::zero() {
+        T::zero()
+    } else {
+        v
+    }
+}
+
+/// What a normalisation normalises ([`NormInput`]) and how it groups it ([`NormLayout`]).
+/// Every `Tensor` norm method takes one; a bare [`NormLayout`] converts to the plan that
+/// normalises the input as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NormPlan {
+    /// The statistic groups.
+    pub layout: NormLayout,
+    /// The input, or its ReLU.
+    pub input: NormInput,
+}
+
+impl From<NormLayout> for NormPlan {
+    fn from(layout: NormLayout) -> Self {
+        NormPlan {
+            layout,
+            input: NormInput::Identity,
+        }
+    }
+}
+
+impl NormLayout {
+    /// The plan normalising `relu(x)` of an input `x` with this layout.
+    pub fn after_relu(self) -> NormPlan {
+        NormPlan {
+            layout: self,
+            input: NormInput::Relu,
+        }
+    }
 }
 
 /// Which variance normalises: divide the squared deviations by `m` or by `m - 1`.

@@ -9,26 +9,26 @@ use crate::{DType, Device, Tensor, TensorError};
 
 /// A normalisation problem: shape `[n, c, s...]`, a layout, values.
 #[derive(Clone, Debug)]
-struct Case {
-    shape: Vec<usize>,
-    layout: NormLayout,
-    x: Vec<f64>,
-    per_channel_affine: bool,
-    gamma: Vec<f64>,
-    beta: Vec<f64>,
+pub(super) struct Case {
+    pub(super) shape: Vec<usize>,
+    pub(super) layout: NormLayout,
+    pub(super) x: Vec<f64>,
+    pub(super) per_channel_affine: bool,
+    pub(super) gamma: Vec<f64>,
+    pub(super) beta: Vec<f64>,
 }
 
 impl Case {
     fn n(&self) -> usize {
         self.shape[0]
     }
-    fn c(&self) -> usize {
+    pub(super) fn c(&self) -> usize {
         self.shape[1]
     }
     fn s(&self) -> usize {
         self.shape[2..].iter().product()
     }
-    fn groups(&self) -> usize {
+    pub(super) fn groups(&self) -> usize {
         match self.layout {
             NormLayout::PerChannel => self.c(),
             NormLayout::PerGroup { groups } => self.n() * groups,
@@ -80,13 +80,13 @@ impl Case {
         let through = oracle::StatsGradient::Through;
         oracle::normalize_backward(&s, &self.x, &self.gamma, dy, v, eps, through).unwrap()
     }
-    fn tensor(&self, v: &[f64], shape: &[usize]) -> Tensor {
+    pub(super) fn tensor(&self, v: &[f64], shape: &[usize]) -> Tensor {
         Tensor::from_slice(v, shape, Device::Cpu).unwrap()
     }
     fn x_t(&self) -> Tensor {
         self.tensor(&self.x, &self.shape)
     }
-    fn affine_shape(&self) -> Vec<usize> {
+    pub(super) fn affine_shape(&self) -> Vec<usize> {
         vec![self.gamma.len()]
     }
 }
@@ -109,7 +109,7 @@ fn layout_for(c: usize, pick: usize) -> NormLayout {
     }
 }
 
-fn case() -> impl Strategy<Value = Case> {
+pub(super) fn case() -> impl Strategy<Value = Case> {
     (
         1usize..4,
         1usize..6,

@@ -22,7 +22,7 @@ use crate::cpu::scratch::{with_scratch, Slots};
 use crate::cpu::{PAR_CHUNK, PAR_ELEMENTS};
 use crate::dtype::CpuFloat;
 use crate::multiversioned;
-use crate::ops::norm::{NormGeometry, Variance};
+use crate::ops::norm::{NormGeometry, NormInput, Variance};
 
 thread_local! {
     /// The tasks' partial sums of one call (on the calling thread).
@@ -165,12 +165,14 @@ pub(super) fn moments<T: CpuFloat>(
     variance: Variance,
 ) -> Sums<(f64, f64)> {
     let b = Blocks::new(g);
-    let m = g.group_len() as f64;
-    let [sums] = b.sum_samples(|n, acc| add_values(acc, b.block(x, n)));
+    let (m, input) = (g.group_len() as f64, g.input());
+    let [sums] = b.sum_samples(|n, acc| add_values(acc, b.block(x, n), input));
     let mean: Sums<f64> = sums.iter().map(|s| s / m).collect();
     let [squares] = b.with_positions(
         |c| [mean[c]],
-        |[mean_at]| b.sum_samples(|n, acc| add_squared_deviations(acc, b.block(x, n), mean_at)),
+        |[mean_at]| {
+            b.sum_samples(|n, acc| add_squared_deviations(acc, b.block(x, n), mean_at, input))
+        },
     );
     let d = variance.divisor(g.group_len());
     mean.iter()
@@ -184,7 +186,7 @@ pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Sums<(f64, f
     let b = Blocks::new(g);
     let [s, ss] = b.sum_samples(|n, acc| {
         let (s, ss) = acc.split_at_mut(b.len);
-        add_powers(s, ss, b.block(x, n))
+        add_powers(s, ss, b.block(x, n), g.input())
     });
     s.into_iter().zip(ss).collect()
 }
@@ -196,7 +198,7 @@ pub(super) fn apply<T: CpuFloat>(g: &NormGeometry, x: &[T], p: &Affine<'_, T>, o
         |c| [p.mean[c], p.invstd[c], p.gamma(c), p.beta(c)],
         |[mu, inv, gamma, beta]| {
             b.write_samples(out, |n, block| {
-                affine_block(block, b.block(x, n), [mu, inv, gamma, beta])
+                affine_block(block, b.block(x, n), [mu, inv, gamma, beta], g.input())
             })
         },
     )
@@ -215,7 +217,7 @@ pub(super) fn backward_sums<T: CpuFloat>(
         |[mu, inv]| {
             b.sum_samples(|n, acc| {
                 let (sd, sdx) = acc.split_at_mut(b.len);
-                add_grad_sums(sd, sdx, b.block(x, n), b.block(dy, n), [mu, inv])
+                add_grad_sums(sd, sdx, b.block(x, n), b.block(dy, n), [mu, inv], g.input())
             })
         },
     );
@@ -244,11 +246,15 @@ pub(super) fn backward_dx<T: CpuFloat>(
     coef: &DxCoefficients<T>,
     out: &mut [T],
 ) {
-    let b = Blocks::new(g);
+    let (b, input) = (Blocks::new(g), g.input());
     if coef.detached {
         return b.with_positions(
             |c| [p.gamma(c) * p.invstd[c]],
-            |[gr]| b.write_samples(out, |n, block| scale_block(block, b.block(dy, n), gr)),
+            |[gr]| {
+                b.write_samples(out, |n, block| {
+                    scale_block(block, b.block(x, n), b.block(dy, n), gr, input)
+                })
+            },
         );
     }
     b.with_positions(
@@ -258,29 +264,37 @@ pub(super) fn backward_dx<T: CpuFloat>(
         },
         |[mu, inv, gr, a, bb]| {
             b.write_samples(out, |n, block| {
-                dx_block(block, b.block(x, n), b.block(dy, n), [mu, inv, gr, a, bb])
+                dx_block(
+                    block,
+                    b.block(x, n),
+                    b.block(dy, n),
+                    [mu, inv, gr, a, bb],
+                    input,
+                )
             })
         },
     )
 }
 
 // The loops over one block, each compiled for the CPU's vector width by
-// `multiversioned!`. Every slice has the block's length.
+// `multiversioned!`. Every slice has the block's length; `input` says whether the stored
+// values or their ReLU are normalised (`input.value`), and masks the input gradient
+// (`input.gradient`).
 
 multiversioned! {
     /// `acc += x`.
-    fn add_values<T: CpuFloat>(acc: &mut [f64], x: &[T]) {
+    fn add_values<T: CpuFloat>(acc: &mut [f64], x: &[T], input: NormInput) {
         for (a, &v) in acc.iter_mut().zip(x) {
-            *a += v.as_f64();
+            *a += input.value(v).as_f64();
         }
     }
 }
 
 multiversioned! {
     /// `acc += (x - mean)²`.
-    fn add_squared_deviations<T: CpuFloat>(acc: &mut [f64], x: &[T], mean: &[f64]) {
+    fn add_squared_deviations<T: CpuFloat>(acc: &mut [f64], x: &[T], mean: &[f64], input: NormInput) {
         for ((a, &v), &mu) in acc.iter_mut().zip(x).zip(mean) {
-            let e = v.as_f64() - mu;
+            let e = input.value(v).as_f64() - mu;
             *a += e * e;
         }
     }
@@ -288,9 +302,9 @@ multiversioned! {
 
 multiversioned! {
     /// `s += x`, `ss += x²`.
-    fn add_powers<T: CpuFloat>(s: &mut [f64], ss: &mut [f64], x: &[T]) {
+    fn add_powers<T: CpuFloat>(s: &mut [f64], ss: &mut [f64], x: &[T], input: NormInput) {
         for ((s, ss), &v) in s.iter_mut().zip(ss).zip(x) {
-            let v = v.as_f64();
+            let v = input.value(v).as_f64();
             *s += v;
             *ss += v * v;
         }
@@ -299,45 +313,46 @@ multiversioned! {
 
 multiversioned! {
     /// `out = (x - mu) inv gamma + beta`, the constants `[mu, inv, gamma, beta]`.
-    fn affine_block<T: CpuFloat>(out: &mut [T], x: &[T], c: [&[T]; 4]) {
+    fn affine_block<T: CpuFloat>(out: &mut [T], x: &[T], c: [&[T]; 4], input: NormInput) {
         let [mu, inv, gamma, beta] = c;
         let at = mu.iter().zip(inv).zip(gamma.iter().zip(beta));
         for ((o, &v), ((&mu, &inv), (&gamma, &beta))) in out.iter_mut().zip(x).zip(at) {
-            *o = (v - mu) * inv * gamma + beta;
+            *o = (input.value(v) - mu) * inv * gamma + beta;
         }
     }
 }
 
 multiversioned! {
     /// `sd += dy`, `sdx += dy (x - mu) inv`, the constants `[mu, inv]`.
-    fn add_grad_sums<T: CpuFloat>(sd: &mut [f64], sdx: &mut [f64], x: &[T], dy: &[T], c: [&[f64]; 2]) {
+    fn add_grad_sums<T: CpuFloat>(sd: &mut [f64], sdx: &mut [f64], x: &[T], dy: &[T], c: [&[f64]; 2], input: NormInput) {
         let [mu, inv] = c;
         let at = x.iter().zip(dy).zip(mu.iter().zip(inv));
         for ((sd, sdx), ((&xv, &d), (&mu, &inv))) in sd.iter_mut().zip(sdx).zip(at) {
             let d = d.as_f64();
             *sd += d;
-            *sdx += d * (xv.as_f64() - mu) * inv;
+            *sdx += d * (input.value(xv).as_f64() - mu) * inv;
         }
     }
 }
 
 multiversioned! {
-    /// `out = dy gr`.
-    fn scale_block<T: CpuFloat>(out: &mut [T], dy: &[T], gr: &[T]) {
-        for ((o, &d), &gr) in out.iter_mut().zip(dy).zip(gr) {
-            *o = d * gr;
+    /// `out = dy gr` (masked by the input's ReLU when `input` has one).
+    fn scale_block<T: CpuFloat>(out: &mut [T], x: &[T], dy: &[T], gr: &[T], input: NormInput) {
+        for ((o, (&xv, &d)), &gr) in out.iter_mut().zip(x.iter().zip(dy)).zip(gr) {
+            *o = input.gradient(xv, d * gr);
         }
     }
 }
 
 multiversioned! {
-    /// `out = dy gr + a + b (x - mu) inv`, the constants `[mu, inv, gr, a, b]`.
-    fn dx_block<T: CpuFloat>(out: &mut [T], x: &[T], dy: &[T], c: [&[T]; 5]) {
+    /// `out = dy gr + a + b (x - mu) inv`, the constants `[mu, inv, gr, a, b]` (masked by
+    /// the input's ReLU when `input` has one).
+    fn dx_block<T: CpuFloat>(out: &mut [T], x: &[T], dy: &[T], c: [&[T]; 5], input: NormInput) {
         let [mu, inv, gr, a, b] = c;
         let at = mu.iter().zip(inv).zip(gr.iter().zip(a.iter().zip(b)));
         let values = out.iter_mut().zip(x.iter().zip(dy).zip(at));
         for (o, ((&xv, &d), ((&mu, &inv), (&gr, (&a, &b))))) in values {
-            *o = d * gr + a + b * ((xv - mu) * inv);
+            *o = input.gradient(xv, d * gr + a + b * ((input.value(xv) - mu) * inv));
         }
     }
 }

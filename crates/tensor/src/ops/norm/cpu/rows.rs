@@ -3,7 +3,8 @@
 //! [`NormGeometry`]), visited in memory order by a [`RowMap`] that tracks each row's
 //! channel and statistic group without a division per row. A group's statistics read its
 //! contiguous block of `C/G` rows with [`lane_sums`]; elementwise passes write blocks of
-//! rows in parallel. The backward pass keeps two `f64` per row.
+//! rows in parallel. The backward pass keeps two `f64` per row. Every read of `x` goes
+//! through the geometry's [`NormInput`](crate::NormInput) (the value or its ReLU).
 
 use rayon::prelude::*;
 
@@ -122,14 +123,14 @@ pub(super) fn moments<T: CpuFloat>(
     x: &[T],
     variance: Variance,
 ) -> Sums<(f64, f64)> {
-    let m = g.group_len() as f64;
+    let (m, input) = (g.group_len() as f64, g.input());
     let d = variance.divisor(g.group_len());
-    let mean: Sums<f64> = group_sums(g, x, |v, _| (v.as_f64(), 0.0))
+    let mean: Sums<f64> = group_sums(g, x, |v, _| (input.value(v).as_f64(), 0.0))
         .iter()
         .map(|&(s, _)| s / m)
         .collect();
     let squares = group_sums(g, x, |v, k| {
-        let e = v.as_f64() - mean[k];
+        let e = input.value(v).as_f64() - mean[k];
         (e * e, 0.0)
     });
     mean.iter()
@@ -140,19 +141,20 @@ pub(super) fn moments<T: CpuFloat>(
 
 /// Per group: `(Σ x, Σ x²)` in `f64`.
 pub(super) fn power_sums<T: CpuFloat>(g: &NormGeometry, x: &[T]) -> Sums<(f64, f64)> {
+    let input = g.input();
     group_sums(g, x, |v, _| {
-        let v = v.as_f64();
+        let v = input.value(v).as_f64();
         (v, v * v)
     })
 }
 
 /// `y = (x - mean_k) invstd_k gamma_c + beta_c`.
 pub(super) fn apply<T: CpuFloat>(g: &NormGeometry, x: &[T], p: &Affine<'_, T>, out: &mut [T]) {
-    let s = g.spatial();
+    let (s, input) = (g.spatial(), g.input());
     RowMap::new(g).write_rows_into(out, s, |r, k, c, out: &mut [T]| {
         let (mu, inv, gamma, beta) = (p.mean[k], p.invstd[k], p.gamma(c), p.beta(c));
         for (o, &v) in out.iter_mut().zip(row(x, s, r)) {
-            *o = (v - mu) * inv * gamma + beta;
+            *o = (input.value(v) - mu) * inv * gamma + beta;
         }
     })
 }
@@ -165,13 +167,13 @@ pub(super) fn backward_sums<T: CpuFloat>(
     dy: &[T],
     p: &Affine<'_, T>,
 ) -> BackwardSums {
-    let s = g.spatial();
+    let (s, input) = (g.spatial(), g.input());
     let map = RowMap::new(g);
     let row_sums = map.write_rows(1, |r, k, _, out: &mut [(f64, f64)]| {
         let (mu, inv) = (p.mean[k].as_f64(), p.invstd[k].as_f64());
         out[0] = lane_sums(row(x, s, r).iter().zip(row(dy, s, r)).map(|(&xv, &d)| {
             let d = d.as_f64();
-            (d, d * (xv.as_f64() - mu) * inv)
+            (d, d * (input.value(xv).as_f64() - mu) * inv)
         }));
     });
     let affine_len = p.scale.len();
@@ -202,16 +204,19 @@ pub(super) fn backward_dx<T: CpuFloat>(
     coef: &DxCoefficients<T>,
     out: &mut [T],
 ) {
-    let s = g.spatial();
+    let (s, input) = (g.spatial(), g.input());
     RowMap::new(g).write_rows_into(out, s, |r, k, c, out: &mut [T]| {
         let (mu, inv) = (p.mean[k], p.invstd[k]);
         let gr = p.gamma(c) * inv;
         let (a, b) = coef.ab[k];
         let rows = out.iter_mut().zip(row(x, s, r)).zip(row(dy, s, r));
         if coef.detached {
-            rows.for_each(|((o, _), &d)| *o = d * gr);
+            rows.for_each(|((o, &xv), &d)| *o = input.gradient(xv, d * gr));
         } else {
-            rows.for_each(|((o, &xv), &d)| *o = d * gr + a + b * ((xv - mu) * inv));
+            rows.for_each(|((o, &xv), &d)| {
+                let xhat = (input.value(xv) - mu) * inv;
+                *o = input.gradient(xv, d * gr + a + b * xhat)
+            });
         }
     })
 }
