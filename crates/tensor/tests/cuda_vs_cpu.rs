@@ -28,7 +28,10 @@ use cuda_support::{
 };
 use proptest::prelude::*;
 use rand::Rng;
-use tensor::{BinaryOp, DType, Device, NormLayout, ReduceOp, StatGrad, Tensor, UnaryOp, Variance};
+use tensor::{
+    BinaryOp, DType, Device, NormInput, NormLayout, NormPlan, ReduceOp, StatGrad, Tensor, UnaryOp,
+    Variance,
+};
 
 const CASES: u32 = 24;
 
@@ -541,8 +544,9 @@ proptest! {
 // normalisation
 // ------------------------------------------------------------------------------------------
 
-/// `[N, C, spatial...]` with `N` in 1..=3 (batch 1 and 2 often), a layout that fits it.
-fn norm_case() -> impl Strategy<Value = (Vec<usize>, NormLayout)> {
+/// `[N, C, spatial...]` with `N` in 1..=3 (batch 1 and 2 often), a layout that fits it,
+/// normalising the input or its ReLU (composed on CUDA, fused on the CPU).
+fn norm_case() -> impl Strategy<Value = (Vec<usize>, NormPlan)> {
     (
         1usize..=3,
         1usize..=6,
@@ -550,8 +554,9 @@ fn norm_case() -> impl Strategy<Value = (Vec<usize>, NormLayout)> {
         0usize..3,
         any::<usize>(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(n, groups_per, spatial, kind, pick, long)| {
+        .prop_map(|(n, groups_per, spatial, kind, pick, long, relu)| {
             let c = groups_per * if kind == 2 { 2 } else { 1 };
             let mut dims = vec![n, c];
             dims.extend(spatial);
@@ -563,7 +568,12 @@ fn norm_case() -> impl Strategy<Value = (Vec<usize>, NormLayout)> {
                 1 => NormLayout::PerGroup { groups: 1 },
                 _ => NormLayout::PerGroup { groups: groups_per },
             };
-            (dims, layout)
+            let input = if relu {
+                NormInput::Relu
+            } else {
+                NormInput::Identity
+            };
+            (dims, NormPlan { layout, input })
         })
 }
 
@@ -637,7 +647,7 @@ proptest! {
                     StatGrad::Running { share, var_live: Some(&live_g) },
                 ),
             };
-            if matches!(grad_c, StatGrad::Running { .. }) && layout != NormLayout::PerChannel {
+            if matches!(grad_c, StatGrad::Running { .. }) && layout.layout != NormLayout::PerChannel {
                 continue;
             }
             let want = x.norm_backward(&dy, layout, &stats.mean, &stats.invstd, &scale, grad_c).unwrap();
