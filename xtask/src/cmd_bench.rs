@@ -59,6 +59,11 @@ pub struct BenchArgs {
     /// cannot train at bs 1: the last layer's output is 1×1, one value per channel).
     #[arg(long)]
     pub sweep: bool,
+    /// Rounds of the sweep [default: `--rounds`]. Neighbouring batch sizes differ by a few
+    /// per cent per sample at the large end, about the spread of a round on a shared
+    /// machine, so the sweep may want more rounds than the table.
+    #[arg(long, value_name = "N", requires = "sweep")]
+    pub sweep_rounds: Option<usize>,
     /// Also profile an epoch by op family (bs 512, or `--profile-bs`).
     #[arg(long)]
     pub profile: bool,
@@ -164,8 +169,16 @@ fn steps_in_epoch(train_len: usize, bs: usize, warmup: usize, want: Option<usize
 
 /// `bench`: the table, and optionally the sweep and the profile.
 pub fn bench(args: &BenchArgs) -> CmdResult {
-    if args.bs2_steps == 0 || args.max_steps == Some(0) || args.rounds == 0 || args.threads == 0 {
-        return Err("--bs2-steps, --max-steps, --rounds and --threads must be at least 1".into());
+    if args.bs2_steps == 0
+        || args.max_steps == Some(0)
+        || args.rounds == 0
+        || args.sweep_rounds == Some(0)
+        || args.threads == 0
+    {
+        return Err(
+            "--bs2-steps, --max-steps, --rounds, --sweep-rounds and --threads must be at least 1"
+                .into(),
+        );
     }
     if args.profile_bs < 2 {
         // BatchNorm2d's last layer sees one value per channel at bs 1 (see `--sweep`).
@@ -309,9 +322,12 @@ fn sweep(
     torch: &mut Option<TorchWorker>,
     doc: &mut String,
 ) -> Result<String, Box<dyn std::error::Error>> {
+    let rounds = args.sweep_rounds.unwrap_or(args.rounds);
     let _ = writeln!(
         doc,
-        "\n### Training-step cost by batch size (BatchNorm2d)\n\n![sweep](bench-sweep.svg)\n"
+        "\n### Training-step cost by batch size (BatchNorm2d)\n\n![sweep](bench-sweep.svg)\n\n\
+         {rounds} rounds over all the sizes, alternately upwards and downwards, each size \
+         once per round on each side; medians over the rounds.\n"
     );
     let _ = writeln!(
         doc,
@@ -322,7 +338,9 @@ fn sweep(
     // From 2: at bs 1 the last conv's 1×1 output leaves BatchNorm2d one value per channel.
     // Each run covers about 16k samples (20 to 400 steps), and the rounds go over all the
     // sizes in turn (round 1 at every size, then round 2, ...): a slow spell of the
-    // machine then lands on one round of several sizes, not on every round of one.
+    // machine then lands on one round of several sizes, not on every round of one. The
+    // rounds alternate direction (up, down, up, ...), so that a drift within a round
+    // does not always favour the same end of the curve.
     let settings: Vec<_> = SWEEP_SIZES
         .iter()
         .map(|&bs| {
@@ -333,8 +351,12 @@ fn sweep(
         })
         .collect();
     let mut timings: Vec<Timing> = settings.iter().map(|_| Timing::default()).collect();
-    for round in 0..args.rounds {
-        for ((run, req), t) in settings.iter().zip(&mut timings) {
+    for round in 0..rounds {
+        let mut order: Vec<_> = settings.iter().zip(&mut timings).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for ((run, req), t) in order {
             time_round(splits, torch, (run, req), t)?;
             eprintln!("sweep round {} bs {}: done", round + 1, run.bs);
         }
