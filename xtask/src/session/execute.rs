@@ -107,7 +107,7 @@ pub fn execute_on(
         Box::new(Recorder::new()),
         Box::new(avg),
         Box::new(BatchTransformX::new(mnist_view())),
-        Box::new(NonFiniteGuard::for_device(cfg.guard, cfg.device)),
+        Box::new(guard(cfg, par)),
     ]);
     if cfg.progress && root {
         cbs.push(Box::new(Progress::auto()));
@@ -198,6 +198,19 @@ pub fn execute_on(
         seconds,
         steps_per_epoch,
     })
+}
+
+/// The run's non-finite guard: on the CPU it replays a batch whose loss is not finite
+/// (nothing is hooked while training is healthy); on a GPU, where reading the loss every
+/// batch would wait for the device, and in a data-parallel run with `SyncBatchNorm`, whose
+/// forward pass communicates, it probes every forward pass instead.
+fn guard(cfg: &RunConfig, par: &Parallel) -> NonFiniteGuard {
+    let communicates = par.world() > 1 && par.sync_batch;
+    if cfg.device.is_cuda() || communicates {
+        NonFiniteGuard::for_device(cfg.guard, cfg.device)
+    } else {
+        NonFiniteGuard::replaying(cfg.guard)
+    }
 }
 
 /// The lesson's LR finder on a fresh model for `cfg`; writes `lr_finder.png` into
