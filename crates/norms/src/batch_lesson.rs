@@ -12,7 +12,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormInput, NormLayout, NormPlan, Result, Variance};
+use tensor::{NormInput, NormLayout, Result, Variance};
 
 use crate::config::{channel_shape, check_channels, check_input, filled, lesson_param_shape};
 use crate::fused::{normalize_batch, normalize_with, StatFlow};
@@ -97,14 +97,10 @@ impl BatchNorm {
     /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
     fn forward_input(&self, (x, input): (&Var, NormInput), mults: &Var, adds: &Var) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
-        let layout = NormPlan {
-            layout: NormLayout::PerChannel,
-            input,
-        };
+        let plan = NormLayout::PerChannel.with_input(input);
         let NormConfig { eps, momentum } = self.config;
         if self.is_training() {
-            let (y, stats) =
-                normalize_batch(x, mults, adds, layout, Variance::Unbiased, eps, false)?;
+            let (y, stats) = normalize_batch(x, mults, adds, plan, Variance::Unbiased, eps, false)?;
             let shape = channel_shape(self.channels);
             self.means
                 .update_value(|t| t.lerp_(&stats.mean.reshape(&shape)?, momentum))?;
@@ -114,7 +110,7 @@ impl BatchNorm {
         } else {
             let invstd = self.vars.value().add_scalar(eps)?.rsqrt()?;
             let flow = StatFlow::Detached;
-            normalize_with(x, mults, adds, layout, &self.means.value(), &invstd, flow)
+            normalize_with(x, mults, adds, plan, &self.means.value(), &invstd, flow)
         }
     }
 }

@@ -13,7 +13,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormInput, NormLayout, NormPlan, Result, Variance};
+use tensor::{NormInput, NormLayout, Result, Variance};
 
 use crate::config::{check_channels, check_eps, check_input, filled};
 use crate::fused::normalize_batch;
@@ -119,13 +119,11 @@ impl GroupNorm {
         bias: &Var,
     ) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
-        let layout = NormPlan {
-            layout: NormLayout::PerGroup {
-                groups: self.groups,
-            },
-            input,
-        };
-        Ok(normalize_batch(x, weight, bias, layout, Variance::Biased, self.eps, true)?.0)
+        let plan = NormLayout::PerGroup {
+            groups: self.groups,
+        }
+        .with_input(input);
+        Ok(normalize_batch(x, weight, bias, plan, Variance::Biased, self.eps, true)?.0)
     }
 }
 

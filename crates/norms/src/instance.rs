@@ -11,7 +11,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormInput, NormLayout, NormPlan, Result, Variance};
+use tensor::{NormInput, NormLayout, Result, Variance};
 
 use crate::config::{check_channels, check_eps, check_input, filled, lesson_param_shape};
 use crate::fused::normalize_batch;
@@ -80,13 +80,11 @@ impl InstanceNorm {
     /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
     fn forward_input(&self, (x, input): (&Var, NormInput), mults: &Var, adds: &Var) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
-        let layout = NormPlan {
-            layout: NormLayout::PerGroup {
-                groups: self.channels,
-            },
-            input,
-        };
-        Ok(normalize_batch(x, mults, adds, layout, Variance::Unbiased, self.eps, true)?.0)
+        let plan = NormLayout::PerGroup {
+            groups: self.channels,
+        }
+        .with_input(input);
+        Ok(normalize_batch(x, mults, adds, plan, Variance::Unbiased, self.eps, true)?.0)
     }
 }
 

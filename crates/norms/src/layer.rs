@@ -12,7 +12,7 @@
 
 use autograd::Var;
 use layers::{Forward, Module, ModuleCore};
-use tensor::{NormInput, NormLayout, NormPlan, Result, Variance};
+use tensor::{NormInput, NormLayout, Result, Variance};
 
 use crate::config::{check_eps, check_input, filled};
 use crate::fused::normalize_batch;
@@ -74,11 +74,8 @@ impl LayerNorm {
     /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
     fn forward_input(&self, (x, input): (&Var, NormInput), mult: &Var, add: &Var) -> Result<Var> {
         check_input(Self::NAME, x, None)?;
-        let layout = NormPlan {
-            layout: NormLayout::PerGroup { groups: 1 },
-            input,
-        };
-        Ok(normalize_batch(x, mult, add, layout, Variance::Unbiased, self.eps, true)?.0)
+        let plan = NormLayout::PerGroup { groups: 1 }.with_input(input);
+        Ok(normalize_batch(x, mult, add, plan, Variance::Unbiased, self.eps, true)?.0)
     }
 }
 

@@ -5,7 +5,7 @@
 //! those kernels runs these layers.
 
 use autograd::Var;
-use tensor::{NormInput, NormLayout, NormPlan, Result, Tensor, Variance};
+use tensor::{NormInput, NormLayout, Result, Tensor, Variance};
 
 use crate::fused::{normalize_batch, normalize_with, StatFlow};
 use crate::{BatchNormOptions, NormError};
@@ -85,23 +85,12 @@ pub(crate) fn batch_norm(
 ) -> Result<Var> {
     let shape = x.dims();
     let (scale, shift) = scale_shift(x, weight, bias)?;
-    let layout = NormPlan {
-        layout: NormLayout::PerChannel,
-        input,
-    };
+    let plan = NormLayout::PerChannel.with_input(input);
     match running {
         Some(r) if !training => {
             let invstd = running_invstd(r.var, opts.eps)?;
             let mean = r.mean.value();
-            normalize_with(
-                x,
-                &scale,
-                &shift,
-                layout,
-                &mean,
-                &invstd,
-                StatFlow::Detached,
-            )
+            normalize_with(x, &scale, &shift, plan, &mean, &invstd, StatFlow::Detached)
         }
         _ => {
             let m = shape[0] * shape[2..].iter().product::<usize>();
@@ -110,7 +99,7 @@ pub(crate) fn batch_norm(
                 return Err(NormError::TooFewValues { norm: name, shape }.into());
             }
             let (y, stats) =
-                normalize_batch(x, &scale, &shift, layout, Variance::Biased, opts.eps, true)?;
+                normalize_batch(x, &scale, &shift, plan, Variance::Biased, opts.eps, true)?;
             if let (Some(r), true) = (running, training) {
                 let unbiased = stats.var.mul_scalar(m as f64 / (m as f64 - 1.0))?;
                 r.update(opts, &stats.mean, &unbiased)?;
@@ -141,31 +130,17 @@ pub(crate) fn instance_norm(
         Some(r) if !training => {
             let invstd = running_invstd(r.var, opts.eps)?;
             let mean = r.mean.value();
-            let layout = NormPlan {
-                layout: NormLayout::PerChannel,
-                input,
-            };
-            normalize_with(
-                x,
-                &scale,
-                &shift,
-                layout,
-                &mean,
-                &invstd,
-                StatFlow::Detached,
-            )
+            let plan = NormLayout::PerChannel.with_input(input);
+            normalize_with(x, &scale, &shift, plan, &mean, &invstd, StatFlow::Detached)
         }
         _ => {
             let s: usize = shape[2..].iter().product();
             if s < 2 {
                 return Err(NormError::TooFewValues { norm: name, shape }.into());
             }
-            let layout = NormPlan {
-                layout: NormLayout::PerGroup { groups: shape[1] },
-                input,
-            };
+            let plan = NormLayout::PerGroup { groups: shape[1] }.with_input(input);
             let (y, stats) =
-                normalize_batch(x, &scale, &shift, layout, Variance::Biased, opts.eps, true)?;
+                normalize_batch(x, &scale, &shift, plan, Variance::Biased, opts.eps, true)?;
             if let (Some(r), true, Some(m)) = (running, training, opts.momentum) {
                 let mean = stats.mean.mean(&[0], false)?;
                 let var = stats

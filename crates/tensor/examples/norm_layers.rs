@@ -1,6 +1,8 @@
 //! Times the CPU passes that surround each of the lesson's convolutions — ReLU forward and
 //! backward, the per-channel batch norm's forward (statistics + apply) and backward — on
 //! the five conv outputs at a few batch sizes: the microbenchmark behind the norm kernels.
+//! The last two columns time the norm of `relu(x)` with the ReLU fused into its passes
+//! (`NormLayout::after_relu`), which replaces the four columns before them in training.
 //!
 //! `cargo run --release -p tensor --example norm_layers -- [THREADS] [BS ...]`
 //! (defaults: 2 threads; bs 2 32 512). The calling thread is worker 0 of the pool, as in
@@ -28,11 +30,13 @@ fn main() -> tensor::Result<()> {
     }
     tensor::init_cpu_threads(Some(threads))?;
     println!("threads {threads}; median µs per call");
-    println!("| output | bs | relu fwd | relu bwd | norm fwd | norm bwd | total |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| output | bs | relu fwd | relu bwd | norm fwd | norm bwd | total | fused fwd | fused bwd |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let (layout, var) = (NormLayout::PerChannel, Variance::Unbiased);
     for &bs in &batches {
-        let mut sum = 0.0;
+        let (mut sum, mut fused_sum) = (0.0, 0.0);
         for &(c, hw) in &OUTPUTS {
             let shape = [bs, c, hw, hw];
             let n = shape.iter().product();
@@ -53,11 +57,22 @@ fn main() -> tensor::Result<()> {
                 || drop(x.norm_backward(&dy, layout, &st.mean, &st.invstd, &scale, grad)),
                 reps,
             );
+            let fused = layout.after_relu();
+            let ff = median_us(
+                || drop(x.norm_forward(fused, &scale, &shift, var, 1e-5)),
+                reps,
+            );
+            let fst = x.norm_stats(fused, var, 1e-5)?;
+            let fb = median_us(
+                || drop(x.norm_backward(&dy, fused, &fst.mean, &fst.invstd, &scale, grad)),
+                reps,
+            );
             let total = rf + rb + nf + nb;
             sum += total;
-            println!("| [{bs},{c},{hw},{hw}] | {bs} | {rf:.1} | {rb:.1} | {nf:.1} | {nb:.1} | {total:.1} |");
+            fused_sum += ff + fb;
+            println!("| [{bs},{c},{hw},{hw}] | {bs} | {rf:.1} | {rb:.1} | {nf:.1} | {nb:.1} | {total:.1} | {ff:.1} | {fb:.1} |");
         }
-        println!("| all five | {bs} | | | | | {sum:.1} |");
+        println!("| all five | {bs} | | | | | {sum:.1} | {fused_sum:.1} (both) | |");
     }
     Ok(())
 }

@@ -573,7 +573,7 @@ fn norm_case() -> impl Strategy<Value = (Vec<usize>, NormPlan)> {
             } else {
                 NormInput::Identity
             };
-            (dims, NormPlan { layout, input })
+            (dims, layout.with_input(input))
         })
 }
 

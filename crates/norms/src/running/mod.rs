@@ -153,10 +153,10 @@ impl RunningBatchNorm {
     }
 
     /// The training update of every buffer from the batch `x`; returns `mom1`.
-    fn update_stats(&self, x: &Tensor, layout: NormPlan) -> Result<f64> {
+    fn update_stats(&self, x: &Tensor, plan: NormPlan) -> Result<f64> {
         let (bs, nc) = (x.shape()[0], x.shape()[1]);
         let mom1 = self.batch_momentum(bs)?;
-        let (s, ss) = x.norm_power_sums(layout)?;
+        let (s, ss) = x.norm_power_sums(plan)?;
         let shape = channel_shape(self.channels);
         let c = (x.numel() / nc) as f64;
         self.sums
@@ -213,12 +213,9 @@ impl RunningBatchNorm {
     /// The forward pass of `x`, or of `relu(x)` with a ReLU input.
     fn forward_input(&self, (x, input): (&Var, NormInput), mults: &Var, adds: &Var) -> Result<Var> {
         check_input(Self::NAME, x, Some(self.channels))?;
-        let layout = NormPlan {
-            layout: NormLayout::PerChannel,
-            input,
-        };
+        let plan = NormLayout::PerChannel.with_input(input);
         let mom1 = if self.is_training() {
-            Some(self.update_stats(&x.value(), layout)?)
+            Some(self.update_stats(&x.value(), plan)?)
         } else {
             None
         };
@@ -232,7 +229,7 @@ impl RunningBatchNorm {
             },
             None => StatFlow::Detached,
         };
-        normalize_with(x, mults, adds, layout, &st.mean, &st.invstd, flow)
+        normalize_with(x, mults, adds, plan, &st.mean, &st.invstd, flow)
     }
 }
 

@@ -151,12 +151,18 @@ impl From<NormLayout> for NormPlan {
 }
 
 impl NormLayout {
-    /// The plan normalising `relu(x)` of an input `x` with this layout.
-    pub fn after_relu(self) -> NormPlan {
+    /// The plan normalising `input` of an input `x` (`x` itself, or `relu(x)`) with this
+    /// layout.
+    pub fn with_input(self, input: NormInput) -> NormPlan {
         NormPlan {
             layout: self,
-            input: NormInput::Relu,
+            input,
         }
+    }
+
+    /// The plan normalising `relu(x)` of an input `x` with this layout.
+    pub fn after_relu(self) -> NormPlan {
+        self.with_input(NormInput::Relu)
     }
 }
 
