@@ -110,44 +110,32 @@ fn report_mode_keeps_training() {
 
 #[test]
 fn non_finite_data_is_blamed_on_the_input() {
-    for guard in every_batch(GuardMode::Stop) {
-        blames_the_input(guard);
+    for training in [true, false] {
+        for guard in every_batch(GuardMode::Stop) {
+            blames_the_input(guard, training);
+        }
     }
 }
 
-fn blames_the_input(guard: NonFiniteGuard) {
+/// The samples of `loader` with every input NaN, in batches of `bs`.
+fn all_nan(loader: &learner::DataLoader, bs: usize, shuffle: bool) -> learner::DataLoader {
+    let ds = loader.dataset().as_tensor_dataset().unwrap();
+    let x = ds.x();
+    let nan = vec![f32::NAN; x.numel()];
+    let x = tensor::Tensor::from_vec(nan, x.shape(), tensor::Device::Cpu).unwrap();
+    let ds = learner::TensorDataset::new(x, ds.y().clone()).unwrap();
+    learner::DataLoader::new(ds, bs, shuffle, 0).unwrap()
+}
+
+/// NaN inputs in the training batches (or, with `training` false, in the validation
+/// batches only) are blamed on the data, in the phase they came in.
+fn blames_the_input(guard: NonFiniteGuard, training: bool) {
     let mut data = bunch(2, 1, 2);
-    let x = data
-        .train
-        .dataset()
-        .as_tensor_dataset()
-        .unwrap()
-        .x()
-        .to_vec::<f32>()
-        .unwrap();
-    let mut bad = x.clone();
-    bad.iter_mut().for_each(|v| *v = f32::NAN);
-    let ds = learner::TensorDataset::new(
-        tensor::Tensor::from_vec(
-            bad,
-            data.train
-                .dataset()
-                .as_tensor_dataset()
-                .unwrap()
-                .x()
-                .shape(),
-            tensor::Device::Cpu,
-        )
-        .unwrap(),
-        data.train
-            .dataset()
-            .as_tensor_dataset()
-            .unwrap()
-            .y()
-            .clone(),
-    )
-    .unwrap();
-    data.train = learner::DataLoader::new(ds, 2, true, 0).unwrap();
+    if training {
+        data.train = all_nan(&data.train, 2, true);
+    } else {
+        data.valid = all_nan(&data.valid, 2, false);
+    }
     let mut learn = Learner::new(linear_model(4, 3, 0), data, 0.1).unwrap();
     let mut runner = Runner::with_callbacks(vec![Box::new(guard)]);
     runner.fit(1, &mut learn).unwrap();
@@ -157,7 +145,7 @@ fn blames_the_input(guard: NonFiniteGuard) {
         .diagnosis()
         .unwrap()
         .clone();
-    assert_eq!(d.module, "0");
+    assert_eq!((d.module.as_str(), d.training, d.iter), ("0", training, 0));
     assert!(d.why.contains("input was already non-finite"), "{}", d.why);
 }
 
