@@ -99,10 +99,6 @@ impl NonFiniteGuard {
         }
     }
 
-    fn replays(&self) -> bool {
-        self.replay
-    }
-
     /// A probing guard with the default checking interval for `device`: every batch on the
     /// CPU, every 50 on a GPU.
     pub fn for_device(mode: GuardMode, device: Device) -> Self {
@@ -218,7 +214,7 @@ impl Callback for NonFiniteGuard {
         self.before.clear();
         *self.log.borrow_mut() = ProbeLog::default();
         let model = ctx.learn.model.as_ref();
-        if self.replays() {
+        if self.replay {
             self.buffers = model.named_buffers().into_iter().map(|(_, b)| b).collect();
         } else {
             self.buffers.clear();
@@ -231,7 +227,7 @@ impl Callback for NonFiniteGuard {
         if self.diagnosis.is_some() {
             return Ok(Flow::Continue);
         }
-        if self.replays() {
+        if self.replay {
             // Shared handles: a buffer updated in place copies itself first.
             self.before.clear();
             self.before.extend(self.buffers.iter().map(|b| b.value()));
@@ -246,7 +242,7 @@ impl Callback for NonFiniteGuard {
         if self.diagnosis.is_some() {
             return Ok(Flow::Continue);
         }
-        if self.replays() {
+        if self.replay {
             let finite = match ctx.state.loss.as_ref() {
                 Some(l) => l.value().to_scalar()?.is_finite(),
                 None => true,
