@@ -2,6 +2,8 @@
 
 use super::dense::{dense_backward_input_chunk, dense_backward_weight_chunk, dense_forward_chunk};
 use super::direct::{backward_input_direct, backward_weight_direct_chunk, forward_direct};
+use super::few_pixels::{self, FEW_PIXELS};
+use super::few_pixels_kernels::has_kernels;
 use super::gemm::{backward_input_chunk, backward_weight_chunk, forward_chunk};
 use super::lowering::add_bias;
 use super::phases::Phases;
@@ -9,7 +11,8 @@ use super::pixel::{forward_pixels, PhasePlanes};
 use super::pixel_input::backward_input_pixels;
 use super::pixel_weight::{backward_weight_pixels_chunk, fill_steps, steps_len};
 use super::plan::{
-    for_each_chunk, with_pixel_and_tap_offsets, with_window_offsets, Plan, MAX_WEIGHT_GROUPS,
+    for_each_chunk, with_pixel_and_tap_offsets, with_window_offsets, Plan, CHUNK_ELEMS,
+    MAX_WEIGHT_GROUPS,
 };
 use super::scratch::{with_scratch, CALL_SCRATCH, TABLE_SCRATCH};
 use super::simd::Simd;
@@ -39,6 +42,8 @@ pub(super) enum Engine {
     /// AVX-512F, the input gradient (`pixel_input.rs`) and the weight gradient
     /// (`pixel_weight.rs`), wherever they apply; elsewhere the GEMM.
     PixelLanes,
+    /// The few-pixel engine (`few_pixels.rs`) wherever its kernels exist; elsewhere the GEMM.
+    FewPixels,
 }
 
 #[cfg(test)]
@@ -63,6 +68,27 @@ pub(super) fn use_direct(
         return Simd::detect().filter(|_| force == Engine::ChannelLanes && applies);
     }
     Simd::detect().filter(|&s| applies && worth_it(s))
+}
+
+/// Whether a call (any pass) uses the few-pixel engine: its kernels exist for `T` on this
+/// CPU (AVX-512F), its scratch stays within two chunks' budget, and the batch has at most
+/// [`FEW_PIXELS`] output pixels (weighted by the share of padding-only taps), where
+/// rearranging the weight would cost the other engines as much as the arithmetic.
+pub(super) fn use_few_pixels<T: 'static>(p: &Plan, g: &Conv2dGeometry) -> Option<Simd> {
+    let applies = |s: Simd| {
+        has_kernels::<T>(s)
+            && few_pixels::indexable(g)
+            && few_pixels::scratch_len(g, p) <= 2 * CHUNK_ELEMS
+    };
+    #[cfg(test)]
+    if let Some(force) = FORCE_ENGINE.with(|c| c.get()) {
+        return Simd::detect().filter(|&s| force == Engine::FewPixels && applies(s));
+    }
+    // Patches hold every tap, so padding-only taps (outside the valid window) cost work
+    // here that the other engines skip: the pixel count is weighted by `K / k_eff`.
+    let k_full = g.c_in * g.k_h * g.k_w;
+    let worth_it = g.batch * p.spatial * k_full <= FEW_PIXELS * p.k_eff;
+    Simd::detect().filter(|&s| applies(s) && worth_it)
 }
 
 /// Whether a forward call uses the pixel-lane kernels: they apply when the call is not
@@ -137,6 +163,10 @@ pub fn forward<T: CpuFloat>(g: &Conv2dGeometry, x: &[T], w: &[T], bias: Option<&
         }
         return;
     }
+    if let Some(simd) = use_few_pixels::<T>(&p, g) {
+        few_pixels::forward(g, &p, simd, x, w, bias, y);
+        return;
+    }
     let in_len = g.c_in * g.h_in * g.w_in;
     let out_len = g.c_out * p.spatial;
     if p.dense {
@@ -191,6 +221,10 @@ pub fn backward_input<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], w: &[T], gx: &m
         gx.fill(T::zero());
         return;
     }
+    if let Some(simd) = use_few_pixels::<T>(&p, g) {
+        few_pixels::backward_input(g, &p, simd, gy, w, gx);
+        return;
+    }
     let in_len = g.c_in * g.h_in * g.w_in;
     let out_len = g.c_out * p.spatial;
     if p.dense {
@@ -241,6 +275,10 @@ pub fn backward_weight<T: CpuFloat>(g: &Conv2dGeometry, gy: &[T], x: &[T], gw: &
     }
     if p.k_eff == 0 || g.batch == 0 || p.spatial == 0 {
         gw.fill(T::zero());
+        return;
+    }
+    if let Some(simd) = use_few_pixels::<T>(&p, g) {
+        few_pixels::backward_weight(g, &p, simd, gy, x, gw);
         return;
     }
     let chunks = p.chunks(g.batch);

@@ -33,11 +33,14 @@
 //!   same terms, summed per lane then across lanes). With AVX-512F an input gradient with
 //!   few input channels (the 8→16 layer) runs lanes along the padded output gradient's
 //!   rows per stride-phase class and interleaves the results back (`pixel_input.rs`, same
-//!   bits as channel lanes). All
-//!   other calls (other CPUs, small calls, fewer than 4 channels on the vector side, the
-//!   dense case) use the im2col + GEMM engine the rest of this list describes, built on the
-//!   crate's `CpuFloat::gemm` (matrixmultiply). The tests run both engines against the same
-//!   naive references.
+//!   bits as channel lanes). With AVX-512F, calls whose whole batch has only a few output
+//!   pixels (the 4×4 → 2×2 and 2×2 → 1×1 layers at small batches, the dense case
+//!   included) use the few-pixel engine (`few_pixels.rs`): dot products and row updates on
+//!   the weight in place and gathered full patches, where every other engine would spend
+//!   as long rearranging the weight as computing. All other calls (other CPUs, small
+//!   calls, fewer than 4 channels on the vector side, the dense case) use the im2col + GEMM
+//!   engine the rest of this list describes, built on the crate's `CpuFloat::gemm`
+//!   (matrixmultiply). The tests run every engine against the same naive references.
 //! * **GEMM operand layouts.** matrixmultiply packs its left operand fastest when it is
 //!   column-major and its right operand fastest when it is row-major (a plain copy of 16
 //!   contiguous elements instead of an element-by-element gather). Each kernel therefore
@@ -86,6 +89,9 @@
 //!   reads, kept in a zero-bordered buffer so only input elements are written;
 //! * `pixel_input.rs`: the pixel-lane input gradient (per phase class, AVX-512F only);
 //! * `pixel_weight.rs`: the pixel-lane weight gradient (its own AVX-512 micro-kernel);
+//! * `few_pixels.rs`, `few_pixels_kernels.rs`: the few-pixel engine (all three passes, a
+//!   per-shape patch index table) and its AVX-512F kernels (dot-product blocks, row
+//!   updates, masked gathers and scatter-adds of patches);
 //! * `rows.rs`: the short row moves of the pixel-lane engines (interleave, every second
 //!   element, copy plus a constant), masked AVX-512F kernels;
 //! * `phases.rs`: the stride's phase classes of the input gradient;
@@ -107,6 +113,8 @@ mod bias;
 mod dense;
 mod direct;
 mod dispatch;
+mod few_pixels;
+mod few_pixels_kernels;
 mod gemm;
 mod lowering;
 mod phases;

@@ -98,7 +98,11 @@ fn back(v: &[impl CpuFloat]) -> Vec<f64> {
 fn paths() -> Vec<Option<Engine>> {
     let mut v = vec![None, Some(Engine::Gemm)];
     if Simd::detect().is_some() {
-        v.extend([Some(Engine::ChannelLanes), Some(Engine::PixelLanes)]);
+        v.extend([
+            Some(Engine::ChannelLanes),
+            Some(Engine::PixelLanes),
+            Some(Engine::FewPixels),
+        ]);
     }
     v
 }
