@@ -34,8 +34,9 @@ use crate::ops::conv::Conv2dGeometry;
 
 /// Calls use this engine when the batch has at most this many output pixels, each weighted
 /// by `K / k_eff` (the patch length over the valid window's): measured per pass on the
-/// lesson's layers, it wins up to 8 pixels of the 2×2 → 1×1 layer (weight 2.25) and up to
-/// 16 of the 4×4 → 2×2 one, and loses from 16 and 32 (`docs/benchmarks.md`).
+/// lesson's layers, it wins up to 8 pixels of the 2×2 → 1×1 layer (weight 2.25, so 18)
+/// and up to 16 of the 4×4 → 2×2 one, and loses at 16 pixels of the first (36) and at 32
+/// of the 7×7 → 4×4 layer (`docs/benchmarks.md`).
 pub(super) const FEW_PIXELS: usize = 20;
 
 /// The patch length `K = c_in·k_h·k_w` and the pixel count `N = batch·h_out·w_out`.

@@ -444,6 +444,17 @@ unsafe fn index_lanes(index: *const i32, k: usize, n: usize) -> (u16, std::arch:
     )
 }
 
+/// The low and high 8 of 16 indices, for the 8-lane `f64` gathers and scatters.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn halves(idx: std::arch::x86_64::__m512i) -> [std::arch::x86_64::__m256i; 2] {
+    use std::arch::x86_64::*;
+    [
+        _mm512_castsi512_si256(idx),
+        _mm512_extracti64x4_epi64::<1>(idx),
+    ]
+}
+
 /// # Safety
 /// AVX-512F; `index`, `out` hold `n` elements and every non-negative index is inside `src`.
 #[cfg(target_arch = "x86_64")]
@@ -475,11 +486,7 @@ unsafe fn gather_f64(src: *const f64, index: *const i32, out: *mut f64, n: usize
         unsafe {
             let (valid, idx) = index_lanes(index, k, n);
             let exist = ((1u32 << (n - k).min(16)) - 1) as u16;
-            let halves = [
-                _mm512_castsi512_si256(idx),
-                _mm512_extracti64x4_epi64::<1>(idx),
-            ];
-            for (h, half) in halves.into_iter().enumerate() {
+            for (h, half) in halves(idx).into_iter().enumerate() {
                 let (m, e) = ((valid >> (8 * h)) as u8, (exist >> (8 * h)) as u8);
                 let v = _mm512_mask_i32gather_pd::<8>(_mm512_setzero_pd(), m, half, src);
                 _mm512_mask_storeu_pd(out.add(k + 8 * h), e, v);
@@ -520,11 +527,7 @@ unsafe fn scatter_add_f64(patch: *const f64, index: *const i32, dst: *mut f64, n
         // SAFETY: the caller's contract; every access is masked to valid lanes.
         unsafe {
             let (valid, idx) = index_lanes(index, k, n);
-            let halves = [
-                _mm512_castsi512_si256(idx),
-                _mm512_extracti64x4_epi64::<1>(idx),
-            ];
-            for (h, half) in halves.into_iter().enumerate() {
+            for (h, half) in halves(idx).into_iter().enumerate() {
                 let m = (valid >> (8 * h)) as u8;
                 let old = _mm512_mask_i32gather_pd::<8>(_mm512_setzero_pd(), m, half, dst);
                 let add = _mm512_maskz_loadu_pd(m, patch.add(k + 8 * h));
