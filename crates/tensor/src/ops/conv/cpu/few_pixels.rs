@@ -9,16 +9,15 @@
 //! *full* patches, `P[j, (ci, kh, kw)] = x[b, ci, oh·s + kh − p, ow·s + kw − p]` (zero
 //! outside the input: every tap, so no weight compaction either), gathered through a table
 //! of every entry's input offset per output position, built once per shape (no padded
-//! copy). With `gy[j, co]` the output
-//! gradient of pixel `j = (b, oh, ow)`:
+//! copy). With `gy[j, co]` the output gradient of pixel `j = (b, oh, ow)`:
 //!
 //! * forward: `y[j, co] = bias[co] + P[j, :] · w[co, :]`, dot products of contiguous rows;
 //! * weight gradient: `gw[co, :] = Σ_j gy[j, co] · P[j, :]`, written in place, in order of `j`;
 //! * input gradient: `dP[j, :] = Σ_co gy[j, co] · w[co, :]`, then every entry of `dP` is
-//!   added back onto the padded-input element its patch entry was read from (col2im).
+//!   added back onto the input element its patch entry was read from (col2im).
 //!
-//! Each call runs on the calling thread (a call this small never reaches `PAR_MIN_FLOPS`),
-//! so results do not depend on the thread count. Kernels: `few_pixels_kernels.rs`.
+//! Each call runs on the calling thread (the calls it takes are small), so results do not
+//! depend on the thread count. Kernels: `few_pixels_kernels.rs`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
